@@ -1,0 +1,1231 @@
+//! `config.toml`: reading, `${VAR}` expansion, validation, and errors that name the key and line.
+//!
+//! The file is read in two steps. Serde turns the text into the `Raw*` structs (unknown keys and
+//! wrong types are refused there, with toml's own line and column), then [`Config::from_toml`]
+//! checks what types cannot say (names unique and referenced, thresholds ordered, durations
+//! sensible) and builds the [`Config`] the rest of the crate reads. Every error carries the
+//! dotted key, such as `rules[0].resolve_above`, and the line it stands on.
+//!
+//! Secrets (API keys, webhook URLs, signing secrets) are [`Secret`]s: their `Debug` and
+//! `Display` print `***`, so no log line or error can leak them by accident.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+/// A value that must never be shown: API keys, tokens, webhook URLs with tokens in them.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The real value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A configuration problem, with where it is.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}: {message}", location(.file, *.line), key_prefix(.key))]
+pub struct ConfigError {
+    /// The file, when the config came from one.
+    pub file: Option<PathBuf>,
+    /// 1-based line of the offending key, when it could be found.
+    pub line: Option<usize>,
+    /// Dotted key path, such as `rules[0].resolve_above`; empty for whole-file problems.
+    pub key: String,
+    pub message: String,
+}
+
+fn location(file: &Option<PathBuf>, line: Option<usize>) -> String {
+    let file = file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "config".to_string());
+    match line {
+        Some(line) => format!("{file}:{line}"),
+        None => file,
+    }
+}
+
+fn key_prefix(key: &str) -> String {
+    if key.is_empty() {
+        String::new()
+    } else {
+        format!(": {key}")
+    }
+}
+
+/// The whole, validated configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub monitor: MonitorConfig,
+    pub ui: UiConfig,
+    pub delivery: DeliveryConfig,
+    pub panels: Vec<PanelConfig>,
+    pub rules: Vec<RuleConfig>,
+    pub webhooks: Vec<DestinationConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MonitorConfig {
+    /// Where the SQLite state and the log file live; relative paths are taken from the
+    /// config file's folder.
+    pub state_dir: PathBuf,
+    /// The zone events show their local time in.
+    pub timezone: Tz,
+    /// How many events the history keeps in memory for the screen.
+    pub history: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UiConfig {
+    /// Redraws per second at most.
+    pub max_fps: u32,
+}
+
+/// How deliveries are attempted and retried.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryConfig {
+    /// One attempt's limit.
+    pub timeout: Duration,
+    /// Delays before the 2nd, 3rd, ... attempt; after the last one a delivery is dead.
+    pub retry_schedule: Vec<Duration>,
+    /// A destination failing without a single success for this long is disabled.
+    pub disable_after: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PanelKind {
+    /// The admin API v2: orders by service and time (`GET {url}/orders`).
+    Admin,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PanelConfig {
+    pub name: String,
+    pub kind: PanelKind,
+    pub url: String,
+    pub api_key: Secret,
+    /// Time between polls.
+    pub interval: Duration,
+    /// One HTTP call's limit.
+    pub timeout: Duration,
+    /// Orders asked for per page.
+    pub page_size: u32,
+}
+
+/// Which services a rule covers: ids, or globs over names (`*`, `?`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServiceSelector {
+    Id(u64),
+    Glob(String),
+}
+
+impl ServiceSelector {
+    pub fn matches(&self, id: u64, name: &str) -> bool {
+        match self {
+            ServiceSelector::Id(want) => *want == id,
+            ServiceSelector::Glob(pattern) => {
+                glob_match(pattern, name) || glob_match(pattern, &id.to_string())
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleConfig {
+    pub name: String,
+    /// Panels the rule covers; `None` is every panel.
+    pub panels: Option<Vec<String>>,
+    pub services: Vec<ServiceSelector>,
+    pub window: Duration,
+    /// The window as written, for events (`6h`).
+    pub window_text: String,
+    pub min_orders: u32,
+    pub alert_below: f64,
+    pub resolve_above: f64,
+    /// How long the rate must stay below `alert_below` before the alert fires.
+    pub for_: Duration,
+    /// How long the rate must stay at or above `resolve_above` before the alert resolves.
+    pub resolve_for: Duration,
+    /// Re-send an open alert as `alert.reminder` this often.
+    pub repeat: Option<Duration>,
+    /// A pending order older than this is stuck.
+    pub stuck_pending: Duration,
+    /// A processing or in-progress order older than this is stuck.
+    pub stuck_running: Duration,
+    /// Destination names.
+    pub notify: Vec<String>,
+}
+
+impl RuleConfig {
+    pub fn covers_panel(&self, panel: &str) -> bool {
+        self.panels
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == panel))
+    }
+
+    pub fn covers_service(&self, id: u64, name: &str) -> bool {
+        self.services.iter().any(|s| s.matches(id, name))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DestinationKind {
+    Slack,
+    Discord,
+    Telegram,
+    Teams,
+    Custom,
+}
+
+impl DestinationKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            DestinationKind::Slack => "slack",
+            DestinationKind::Discord => "discord",
+            DestinationKind::Telegram => "telegram",
+            DestinationKind::Teams => "teams",
+            DestinationKind::Custom => "custom",
+        }
+    }
+}
+
+/// Extra signature headers a custom destination can send beside Standard Webhooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureStyle {
+    /// `webhook-id`, `webhook-timestamp`, `webhook-signature` only.
+    StandardWebhooks,
+    /// Also `X-Hub-Signature-256: sha256=<hex>`.
+    Github,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DestinationConfig {
+    pub name: String,
+    pub kind: DestinationKind,
+    /// The endpoint; a secret, since chat webhook URLs carry their token. For Telegram, the
+    /// API base (default `https://api.telegram.org`).
+    pub url: Secret,
+    /// Standard Webhooks secret (`whsec_...`), for `custom`.
+    pub secret: Option<Secret>,
+    /// A second secret during rotation: both signatures are sent.
+    pub secret_next: Option<Secret>,
+    pub signature: SignatureStyle,
+    /// Event type patterns this destination receives (`alert.*`); empty is every type.
+    pub events: Vec<String>,
+    /// Static headers sent on every attempt (values may be secrets).
+    pub headers: Vec<(String, Secret)>,
+    /// Telegram: the bot token and chat id.
+    pub bot_token: Option<Secret>,
+    pub chat_id: Option<String>,
+}
+
+impl DestinationConfig {
+    /// Whether this destination wants events of this type.
+    pub fn wants(&self, kind: &str) -> bool {
+        self.events.is_empty() || self.events.iter().any(|p| glob_match(p, kind))
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: Some(path.to_path_buf()),
+            line: None,
+            key: String::new(),
+            message: format!("cannot read the config file: {e}"),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::from_toml(&text, base, &|name| std::env::var(name).ok()).map_err(|mut e| {
+            e.file = Some(path.to_path_buf());
+            e
+        })
+    }
+
+    /// Parses and validates config text. Relative paths resolve against `base`; `${VAR}` is
+    /// looked up with `env`.
+    pub fn from_toml(
+        text: &str,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+        let mut check = Checker {
+            text,
+            env,
+            errors: Vec::new(),
+        };
+        let config = check.build(raw, base);
+        match check.errors.into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(config),
+        }
+    }
+
+    /// Problems that do not stop the config from running but that an operator should hear of.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            for panel in self.panels.iter().filter(|p| rule.covers_panel(&p.name)) {
+                if let Some(repeat) = rule.repeat {
+                    if repeat < panel.interval {
+                        out.push(format!(
+                            "rule {:?}: repeat ({}) is shorter than panel {:?}'s poll interval \
+                             ({}); reminders go out once a poll",
+                            rule.name,
+                            format_duration(repeat),
+                            panel.name,
+                            format_duration(panel.interval)
+                        ));
+                    }
+                }
+                if rule.window < panel.interval {
+                    out.push(format!(
+                        "rule {:?}: window ({}) is shorter than panel {:?}'s poll interval ({})",
+                        rule.name,
+                        rule.window_text,
+                        panel.name,
+                        format_duration(panel.interval)
+                    ));
+                }
+            }
+        }
+        for hook in &self.webhooks {
+            if !self.rules.iter().any(|r| r.notify.contains(&hook.name)) {
+                out.push(format!(
+                    "webhook {:?} is not named in any rule's notify; it only receives panel \
+                     and test events",
+                    hook.name
+                ));
+            }
+        }
+        out
+    }
+
+    pub fn panel(&self, name: &str) -> Option<&PanelConfig> {
+        self.panels.iter().find(|p| p.name == name)
+    }
+
+    pub fn destination(&self, name: &str) -> Option<&DestinationConfig> {
+        self.webhooks.iter().find(|d| d.name == name)
+    }
+
+    /// The longest window of the rules covering a panel: how far back its orders are read.
+    pub fn lookback(&self, panel: &str) -> Duration {
+        self.rules
+            .iter()
+            .filter(|r| r.covers_panel(panel))
+            .map(|r| r.window)
+            .max()
+            .unwrap_or(Duration::from_secs(3600))
+    }
+}
+
+fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let line = e.span().map(|s| line_of(text, s.start));
+    ConfigError {
+        file: None,
+        line,
+        key: String::new(),
+        message: e.message().trim_end().to_string(),
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
+}
+
+// ---- raw shapes, as serde reads them ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    monitor: RawMonitor,
+    #[serde(default)]
+    ui: RawUi,
+    #[serde(default)]
+    delivery: RawDelivery,
+    #[serde(default)]
+    panels: Vec<RawPanel>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+    #[serde(default)]
+    webhooks: Vec<RawDestination>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMonitor {
+    state_dir: Option<String>,
+    timezone: Option<String>,
+    history: Option<usize>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawUi {
+    max_fps: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDelivery {
+    timeout: Option<String>,
+    retry_schedule: Option<Vec<String>>,
+    disable_after: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPanel {
+    name: String,
+    kind: String,
+    url: String,
+    api_key: String,
+    interval: Option<String>,
+    timeout: Option<String>,
+    page_size: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSelector {
+    Id(u64),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    name: String,
+    panels: Option<Vec<String>>,
+    services: Option<Vec<RawSelector>>,
+    window: Option<String>,
+    min_orders: Option<u32>,
+    alert_below: f64,
+    resolve_above: Option<f64>,
+    #[serde(rename = "for")]
+    for_: Option<String>,
+    resolve_for: Option<String>,
+    repeat: Option<String>,
+    stuck_pending: Option<String>,
+    stuck_running: Option<String>,
+    #[serde(default)]
+    notify: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDestination {
+    name: String,
+    kind: String,
+    url: Option<String>,
+    secret: Option<String>,
+    secret_next: Option<String>,
+    signature: Option<String>,
+    events: Option<Vec<String>>,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    bot_token: Option<String>,
+    chat_id: Option<toml::Value>,
+}
+
+// ---- validation ----
+
+struct Checker<'a> {
+    text: &'a str,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    errors: Vec<ConfigError>,
+}
+
+/// One step of a key path: a table key or an array index.
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+impl Checker<'_> {
+    fn fail(&mut self, path: &[Seg], message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            file: None,
+            line: self.find_line(path),
+            key: render_path(path),
+            message: message.into(),
+        });
+    }
+
+    /// The line a key stands on: the deepest part of the path that exists in the text.
+    fn find_line(&self, path: &[Seg]) -> Option<usize> {
+        let table = toml::de::DeTable::parse(self.text).ok()?;
+        let mut span = table.span();
+        let mut current: Option<&toml::Spanned<toml::de::DeValue>> = None;
+        for seg in path {
+            let next = match (seg, current) {
+                (Seg::Key(k), None) => table
+                    .get_ref()
+                    .iter()
+                    .find(|(key, _)| key.get_ref() == k)
+                    .map(|(key, value)| (key.span(), value)),
+                (Seg::Key(k), Some(v)) => v.get_ref().get(*k).map(|value| (value.span(), value)),
+                (Seg::Index(i), Some(v)) => v.get_ref().get(*i).map(|value| (value.span(), value)),
+                (Seg::Index(_), None) => None,
+            };
+            match next {
+                Some((s, value)) => {
+                    span = s;
+                    current = Some(value);
+                }
+                None => break,
+            }
+        }
+        Some(line_of(self.text, span.start))
+    }
+
+    fn duration(&mut self, path: &[Seg], text: Option<&str>, default: Duration) -> Duration {
+        match text {
+            None => default,
+            Some(t) => match parse_duration(t) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.fail(path, e);
+                    default
+                }
+            },
+        }
+    }
+
+    /// Expands `${VAR}` in a value; a missing variable is an error naming the variable.
+    fn expand(&mut self, path: &[Seg], value: &str) -> String {
+        match expand_env(value, self.env) {
+            Ok(v) => v,
+            Err(var) => {
+                self.fail(
+                    path,
+                    format!(
+                        "environment variable {var} is not set (the value refers to ${{{var}}})"
+                    ),
+                );
+                String::new()
+            }
+        }
+    }
+
+    fn build(&mut self, raw: RawConfig, base: &Path) -> Config {
+        let monitor = self.monitor(raw.monitor, base);
+        let ui = UiConfig {
+            max_fps: raw.ui.max_fps.unwrap_or(4),
+        };
+        if ui.max_fps == 0 || ui.max_fps > 60 {
+            self.fail(
+                &[Seg::Key("ui"), Seg::Key("max_fps")],
+                "must be from 1 to 60",
+            );
+        }
+        let delivery = self.delivery(raw.delivery);
+        let panels: Vec<PanelConfig> = raw
+            .panels
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| self.panel(i, p))
+            .collect();
+        let webhooks: Vec<DestinationConfig> = raw
+            .webhooks
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| self.destination(i, d))
+            .collect();
+        let rules: Vec<RuleConfig> = raw
+            .rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| self.rule(i, r, &panels, &webhooks))
+            .collect();
+
+        self.unique("panels", panels.iter().map(|p| p.name.as_str()));
+        self.unique("rules", rules.iter().map(|r| r.name.as_str()));
+        self.unique("webhooks", webhooks.iter().map(|d| d.name.as_str()));
+        if panels.is_empty() {
+            self.fail(
+                &[Seg::Key("panels")],
+                "at least one [[panels]] entry is needed",
+            );
+        }
+
+        Config {
+            monitor,
+            ui,
+            delivery,
+            panels,
+            rules,
+            webhooks,
+        }
+    }
+
+    fn unique<'n>(&mut self, table: &'static str, names: impl Iterator<Item = &'n str>) {
+        let mut seen = HashSet::new();
+        for (i, name) in names.enumerate() {
+            if !seen.insert(name.to_string()) {
+                self.fail(
+                    &[Seg::Key(table), Seg::Index(i), Seg::Key("name")],
+                    format!("the name {name:?} is used twice"),
+                );
+            }
+        }
+    }
+
+    fn monitor(&mut self, raw: RawMonitor, base: &Path) -> MonitorConfig {
+        let dir = raw.state_dir.unwrap_or_else(|| "panelwatch-state".into());
+        let dir = self.expand(&[Seg::Key("monitor"), Seg::Key("state_dir")], &dir);
+        let state_dir = if Path::new(&dir).is_absolute() {
+            PathBuf::from(dir)
+        } else {
+            base.join(dir)
+        };
+        let zone = raw.timezone.unwrap_or_else(|| "UTC".into());
+        let timezone = match zone.parse::<Tz>() {
+            Ok(tz) => tz,
+            Err(_) => {
+                self.fail(
+                    &[Seg::Key("monitor"), Seg::Key("timezone")],
+                    format!("{zone:?} is not an IANA time zone name (try \"Europe/Berlin\")"),
+                );
+                Tz::UTC
+            }
+        };
+        MonitorConfig {
+            state_dir,
+            timezone,
+            history: raw.history.unwrap_or(500).max(10),
+        }
+    }
+
+    fn delivery(&mut self, raw: RawDelivery) -> DeliveryConfig {
+        let key = |k| [Seg::Key("delivery"), Seg::Key(k)];
+        let timeout = self.duration(
+            &key("timeout"),
+            raw.timeout.as_deref(),
+            Duration::from_secs(15),
+        );
+        let retry_schedule = match raw.retry_schedule {
+            None => default_retry_schedule(),
+            Some(list) => {
+                let mut out = Vec::new();
+                for (i, item) in list.iter().enumerate() {
+                    let path = [
+                        Seg::Key("delivery"),
+                        Seg::Key("retry_schedule"),
+                        Seg::Index(i),
+                    ];
+                    out.push(self.duration(&path, Some(item), Duration::from_secs(60)));
+                }
+                out
+            }
+        };
+        let disable_after = self.duration(
+            &key("disable_after"),
+            raw.disable_after.as_deref(),
+            Duration::from_secs(3 * 86_400),
+        );
+        if timeout.is_zero() {
+            self.fail(&key("timeout"), "must be longer than zero");
+        }
+        DeliveryConfig {
+            timeout,
+            retry_schedule,
+            disable_after,
+        }
+    }
+
+    fn panel(&mut self, i: usize, raw: RawPanel) -> PanelConfig {
+        let at = |k| [Seg::Key("panels"), Seg::Index(i), Seg::Key(k)];
+        let kind = match raw.kind.as_str() {
+            "admin" => PanelKind::Admin,
+            other => {
+                self.fail(
+                    &at("kind"),
+                    format!("unknown panel kind {other:?} (known: \"admin\")"),
+                );
+                PanelKind::Admin
+            }
+        };
+        let url = self.expand(&at("url"), &raw.url);
+        self.check_url(&at("url"), &url);
+        let api_key = Secret::new(self.expand(&at("api_key"), &raw.api_key));
+        let interval = self.duration(&at("interval"), raw.interval.as_deref(), secs(30));
+        let timeout = self.duration(&at("timeout"), raw.timeout.as_deref(), secs(15));
+        if interval < Duration::from_millis(100) {
+            self.fail(&at("interval"), "must be at least 100ms");
+        }
+        if timeout.is_zero() {
+            self.fail(&at("timeout"), "must be longer than zero");
+        }
+        let page_size = raw.page_size.unwrap_or(500);
+        if !(1..=10_000).contains(&page_size) {
+            self.fail(&at("page_size"), "must be from 1 to 10000");
+        }
+        if raw.name.trim().is_empty() {
+            self.fail(&at("name"), "must not be empty");
+        }
+        PanelConfig {
+            name: raw.name,
+            kind,
+            url: url.trim_end_matches('/').to_string(),
+            api_key,
+            interval,
+            timeout,
+            page_size,
+        }
+    }
+
+    fn check_url(&mut self, path: &[Seg], url: &str) {
+        match reqwest::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            Ok(u) => self.fail(
+                path,
+                format!("the scheme {:?} is not http or https", u.scheme()),
+            ),
+            // The URL may hold a token: say what is wrong, never echo it.
+            Err(e) => self.fail(path, format!("not a valid URL ({e})")),
+        }
+    }
+
+    fn rule(
+        &mut self,
+        i: usize,
+        raw: RawRule,
+        panels: &[PanelConfig],
+        hooks: &[DestinationConfig],
+    ) -> RuleConfig {
+        let at = |k| [Seg::Key("rules"), Seg::Index(i), Seg::Key(k)];
+        let window_text = raw.window.clone().unwrap_or_else(|| "6h".into());
+        let window = self.duration(&at("window"), Some(&window_text), secs(6 * 3600));
+        if window.is_zero() {
+            self.fail(&at("window"), "must be longer than zero");
+        }
+        let resolve_above = raw.resolve_above.unwrap_or(raw.alert_below);
+        if !(0.0..=1.0).contains(&raw.alert_below) {
+            self.fail(
+                &at("alert_below"),
+                "must be a share from 0.0 to 1.0 (0.8 is 80%)",
+            );
+        }
+        if !(0.0..=1.0).contains(&resolve_above) {
+            self.fail(&at("resolve_above"), "must be a share from 0.0 to 1.0");
+        } else if resolve_above < raw.alert_below {
+            self.fail(
+                &at("resolve_above"),
+                format!(
+                    "must be at least alert_below ({}), or the alert could never resolve",
+                    raw.alert_below
+                ),
+            );
+        }
+        if let Some(names) = &raw.panels {
+            for (j, name) in names.iter().enumerate() {
+                if !panels.iter().any(|p| &p.name == name) {
+                    let path = [
+                        Seg::Key("rules"),
+                        Seg::Index(i),
+                        Seg::Key("panels"),
+                        Seg::Index(j),
+                    ];
+                    self.fail(&path, format!("no panel is named {name:?}"));
+                }
+            }
+        }
+        for (j, name) in raw.notify.iter().enumerate() {
+            if !hooks.iter().any(|d| &d.name == name) {
+                let path = [
+                    Seg::Key("rules"),
+                    Seg::Index(i),
+                    Seg::Key("notify"),
+                    Seg::Index(j),
+                ];
+                self.fail(&path, format!("no webhook is named {name:?}"));
+            }
+        }
+        let services = match raw.services {
+            None => vec![ServiceSelector::Glob("*".into())],
+            Some(list) => list
+                .into_iter()
+                .map(|s| match s {
+                    RawSelector::Id(id) => ServiceSelector::Id(id),
+                    RawSelector::Text(t) => match t.trim().parse::<u64>() {
+                        Ok(id) => ServiceSelector::Id(id),
+                        Err(_) => ServiceSelector::Glob(t),
+                    },
+                })
+                .collect(),
+        };
+        let repeat = raw
+            .repeat
+            .as_deref()
+            .map(|t| self.duration(&at("repeat"), Some(t), secs(3600)));
+        if repeat.is_some_and(|r| r.is_zero()) {
+            self.fail(
+                &at("repeat"),
+                "must be longer than zero (leave it out for no reminders)",
+            );
+        }
+        RuleConfig {
+            name: raw.name,
+            panels: raw.panels,
+            services,
+            window,
+            window_text,
+            min_orders: raw.min_orders.unwrap_or(20),
+            alert_below: raw.alert_below,
+            resolve_above,
+            for_: self.duration(&at("for"), raw.for_.as_deref(), Duration::ZERO),
+            resolve_for: self.duration(
+                &at("resolve_for"),
+                raw.resolve_for.as_deref(),
+                Duration::ZERO,
+            ),
+            repeat,
+            stuck_pending: self.duration(
+                &at("stuck_pending"),
+                raw.stuck_pending.as_deref(),
+                secs(15 * 60),
+            ),
+            stuck_running: self.duration(
+                &at("stuck_running"),
+                raw.stuck_running.as_deref(),
+                secs(6 * 3600),
+            ),
+            notify: raw.notify,
+        }
+    }
+
+    fn destination(&mut self, i: usize, raw: RawDestination) -> DestinationConfig {
+        let at = |k| [Seg::Key("webhooks"), Seg::Index(i), Seg::Key(k)];
+        let kind = match raw.kind.as_str() {
+            "slack" => DestinationKind::Slack,
+            "discord" => DestinationKind::Discord,
+            "telegram" => DestinationKind::Telegram,
+            "teams" => DestinationKind::Teams,
+            "custom" => DestinationKind::Custom,
+            other => {
+                self.fail(
+                    &at("kind"),
+                    format!(
+                        "unknown webhook kind {other:?} (known: slack, discord, telegram, \
+                         teams, custom)"
+                    ),
+                );
+                DestinationKind::Custom
+            }
+        };
+        let url = match (raw.url.as_deref(), kind) {
+            (Some(u), _) => self.expand(&at("url"), u),
+            (None, DestinationKind::Telegram) => "https://api.telegram.org".into(),
+            (None, _) => {
+                self.fail(&at("url"), "is required for this kind of webhook");
+                String::new()
+            }
+        };
+        if !url.is_empty() {
+            self.check_url(&at("url"), &url);
+        }
+        let secret = raw.secret.as_deref().map(|s| self.expand(&at("secret"), s));
+        let secret_next = raw
+            .secret_next
+            .as_deref()
+            .map(|s| self.expand(&at("secret_next"), s));
+        for (key, value) in [("secret", &secret), ("secret_next", &secret_next)] {
+            if let Some(value) = value {
+                if let Err(e) = crate::delivery::sign::SigningKey::parse(value) {
+                    self.fail(&at(key), e.to_string());
+                }
+            }
+        }
+        if kind == DestinationKind::Custom && secret.is_none() {
+            self.fail(
+                &at("secret"),
+                "a custom webhook needs a signing secret (whsec_ followed by base64)",
+            );
+        }
+        let signature = match raw.signature.as_deref() {
+            None | Some("standard") | Some("standard-webhooks") => SignatureStyle::StandardWebhooks,
+            Some("github") => SignatureStyle::Github,
+            Some(other) => {
+                self.fail(
+                    &at("signature"),
+                    format!("unknown signature style {other:?} (known: \"standard\", \"github\")"),
+                );
+                SignatureStyle::StandardWebhooks
+            }
+        };
+        let headers = raw
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let path = [
+                    Seg::Key("webhooks"),
+                    Seg::Index(i),
+                    Seg::Key("headers"),
+                    Seg::Key(k),
+                ];
+                (k.clone(), Secret::new(self.expand(&path, v)))
+            })
+            .collect();
+        let bot_token = raw
+            .bot_token
+            .as_deref()
+            .map(|t| Secret::new(self.expand(&at("bot_token"), t)));
+        let chat_id = raw.chat_id.as_ref().map(|v| match v {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        if kind == DestinationKind::Telegram && (bot_token.is_none() || chat_id.is_none()) {
+            self.fail(
+                &at("kind"),
+                "a telegram webhook needs bot_token and chat_id",
+            );
+        }
+        DestinationConfig {
+            name: raw.name,
+            kind,
+            url: Secret::new(url),
+            secret: secret.map(Secret::new),
+            secret_next: secret_next.map(Secret::new),
+            signature,
+            events: raw.events.unwrap_or_default(),
+            headers,
+            bot_token,
+            chat_id,
+        }
+    }
+}
+
+fn render_path(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// 5 s, 1 min, 5 min, 30 min, 2 h, 6 h, 12 h: about 21 hours of retries in all.
+pub fn default_retry_schedule() -> Vec<Duration> {
+    [5, 60, 300, 1800, 7200, 21_600, 43_200]
+        .into_iter()
+        .map(Duration::from_secs)
+        .collect()
+}
+
+/// Parses `500ms`, `30s`, `2m`, `6h`, `7d`, and sums such as `1h30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("an empty duration (write e.g. \"30s\", \"5m\", \"6h\")".into());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = trimmed;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!(
+                "{text:?} is not a duration (write e.g. \"30s\", \"5m\", \"6h\")"
+            ));
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("{text:?} has a number that is too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = rest[..unit_len].trim();
+        rest = rest[unit_len..].trim_start();
+        let millis = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" | "min" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "" => return Err(format!("{text:?} needs a unit (ms, s, m, h or d)")),
+            other => {
+                return Err(format!(
+                    "{text:?} has an unknown unit {other:?} (ms, s, m, h or d)"
+                ))
+            }
+        };
+        let part = number
+            .checked_mul(millis)
+            .ok_or_else(|| format!("{text:?} is too long"))?;
+        total += Duration::from_millis(part);
+    }
+    Ok(total)
+}
+
+/// The short form of a duration: `90s` as `1m30s`.
+pub fn format_duration(d: Duration) -> String {
+    let mut ms = d.as_millis() as u64;
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
+        if ms >= size {
+            out.push_str(&format!("{}{unit}", ms / size));
+            ms %= size;
+        }
+    }
+    out
+}
+
+/// Replaces each `${NAME}` with the variable's value; returns the first missing name.
+fn expand_env(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let name = &after[..end];
+        match env(name) {
+            Some(v) => out.push_str(&v),
+            None => return Err(name.to_string()),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Shell-style matching with `*` (any run) and `?` (one character), case-insensitive.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let t: Vec<char> = text.to_lowercase().chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "PANEL_ADMIN_KEY" => Some("admin-key-123".into()),
+            "SLACK_WEBHOOK_URL" => Some("https://hooks.slack.test/services/T/B/X".into()),
+            "PANELWATCH_SECRET" => Some(SECRET.into()),
+            _ => None,
+        }
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("/etc/pw"), &env)
+    }
+
+    const EXAMPLE: &str = r#"
+[monitor]
+state_dir = "state"
+timezone = "Europe/Berlin"
+
+[[panels]]
+name = "main"
+kind = "admin"
+url = "https://panel.example/adminapi/v2/"
+api_key = "${PANEL_ADMIN_KEY}"
+interval = "30s"
+timeout = "15s"
+
+[[rules]]
+name = "success-rate"
+panels = ["main"]
+services = ["*", 17]
+window = "6h"
+min_orders = 20
+alert_below = 0.80
+resolve_above = 0.85
+for = "2m"
+notify = ["ops", "backend"]
+
+[[webhooks]]
+name = "ops"
+kind = "slack"
+url = "${SLACK_WEBHOOK_URL}"
+
+[[webhooks]]
+name = "backend"
+kind = "custom"
+url = "https://reseller.example/hooks/panelwatch"
+secret = "${PANELWATCH_SECRET}"
+"#;
+
+    #[test]
+    fn the_issue_example_parses() {
+        let config = parse(EXAMPLE).unwrap();
+        assert_eq!(config.monitor.state_dir, Path::new("/etc/pw/state"));
+        assert_eq!(config.monitor.timezone, chrono_tz::Europe::Berlin);
+        let panel = &config.panels[0];
+        assert_eq!(panel.api_key.expose(), "admin-key-123");
+        assert_eq!(panel.url, "https://panel.example/adminapi/v2");
+        let rule = &config.rules[0];
+        assert_eq!(rule.window, secs(6 * 3600));
+        assert_eq!(rule.for_, secs(120));
+        assert_eq!(rule.services[1], ServiceSelector::Id(17));
+        assert!(rule.covers_service(99, "anything"));
+        assert_eq!(config.webhooks[1].kind, DestinationKind::Custom);
+        assert_eq!(config.lookback("main"), secs(6 * 3600));
+    }
+
+    #[test]
+    fn errors_name_the_key_and_line() {
+        let broken = EXAMPLE.replace("resolve_above = 0.85", "resolve_above = 0.5");
+        let err = parse(&broken).unwrap_err();
+        assert_eq!(err.key, "rules[0].resolve_above");
+        assert_eq!(err.line, Some(21));
+        assert!(err
+            .to_string()
+            .starts_with("config:21: rules[0].resolve_above: must be at least"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_line() {
+        let broken = EXAMPLE.replace("min_orders = 20", "min_order = 20");
+        let err = parse(&broken).unwrap_err();
+        assert_eq!(err.line, Some(19));
+        assert!(err.message.contains("min_order"), "{err}");
+    }
+
+    #[test]
+    fn missing_variables_are_named_and_values_never_shown() {
+        let broken = EXAMPLE.replace("${PANEL_ADMIN_KEY}", "${NOPE}");
+        let err = parse(&broken).unwrap_err();
+        assert_eq!(err.key, "panels[0].api_key");
+        assert!(err.message.contains("NOPE"));
+        let config = parse(EXAMPLE).unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("admin-key-123"));
+        assert!(!debug.contains("hooks.slack.test"));
+        assert!(!debug.contains("C2FVsBQ"));
+    }
+
+    #[test]
+    fn references_must_exist() {
+        let broken = EXAMPLE.replace(
+            "notify = [\"ops\", \"backend\"]",
+            "notify = [\"ops\", \"nope\"]",
+        );
+        let err = parse(&broken).unwrap_err();
+        assert_eq!(err.key, "rules[0].notify[1]");
+        assert!(err.message.contains("nope"));
+    }
+
+    #[test]
+    fn bad_secrets_and_zones_are_refused() {
+        let broken = EXAMPLE.replace("Europe/Berlin", "Mars/Base");
+        assert_eq!(parse(&broken).unwrap_err().key, "monitor.timezone");
+        let broken = EXAMPLE.replace("secret = \"${PANELWATCH_SECRET}\"", "secret = \"hunter2\"");
+        let err = parse(&broken).unwrap_err();
+        assert_eq!(err.key, "webhooks[1].secret");
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30s"), Ok(secs(30)));
+        assert_eq!(parse_duration("1h30m"), Ok(secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2d"), Ok(secs(172_800)));
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("5 weeks").is_err());
+        assert!(parse_duration("").is_err());
+        assert_eq!(format_duration(secs(5400)), "1h30m");
+    }
+
+    #[test]
+    fn globs_match_names() {
+        assert!(glob_match("*", "IG Followers"));
+        assert!(glob_match("ig *", "IG Followers"));
+        assert!(glob_match("*follow*", "IG Followers"));
+        assert!(glob_match("?G*", "IG Followers"));
+        assert!(!glob_match("tiktok*", "IG Followers"));
+        assert!(glob_match("alert.*", "alert.fired"));
+        assert!(!glob_match("alert.*", "panel.down"));
+    }
+
+    #[test]
+    fn reminders_shorter_than_a_poll_warn() {
+        let config =
+            parse(&EXAMPLE.replace("for = \"2m\"", "for = \"2m\"\nrepeat = \"10s\"")).unwrap();
+        assert!(config.warnings().iter().any(|w| w.contains("repeat")));
+    }
+}

@@ -1,0 +1,3 @@
+//! Delivery: getting recorded events to destinations, signed, retried, never lost.
+
+pub mod sign;

@@ -1,0 +1,123 @@
+//! The state the screen shows, as one plain value.
+//!
+//! The engine publishes a fresh [`Snapshot`] after every change (through a
+//! `tokio::sync::watch` channel); the terminal UI renders from its own copy and never holds a
+//! lock while drawing. Nothing here does I/O.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{OrderCounts, ServiceId};
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// When the snapshot was taken.
+    pub at: DateTime<Utc>,
+    pub panels: Vec<PanelView>,
+    /// One row per (panel, service, rule), sorted by panel, then service id, then rule.
+    pub services: Vec<ServiceView>,
+    /// Recent events, newest last.
+    pub events: Vec<EventLine>,
+    pub deliveries: DeliveryView,
+    /// A passing message for the status line (config reloaded, action done), with its time.
+    pub notice: Option<(DateTime<Utc>, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PanelHealth {
+    /// Not polled yet.
+    Starting,
+    Up,
+    /// The last poll failed; `reason` never contains a key.
+    Down {
+        reason: String,
+        since: DateTime<Utc>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PanelView {
+    pub name: String,
+    pub health: PanelHealth,
+    /// When the last poll finished, successful or not.
+    pub last_poll: Option<DateTime<Utc>>,
+    /// How long the last successful poll took.
+    pub poll_ms: Option<u64>,
+    /// Orders in the panel's lookback after the last successful poll.
+    pub orders: usize,
+}
+
+/// A rule's verdict on one service, as the screen shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlertStatus {
+    Ok,
+    /// Below the threshold, waiting for `for` to pass.
+    Pending,
+    Firing,
+    /// Too few finished orders, or the panel cannot be read.
+    NoData,
+}
+
+impl AlertStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            AlertStatus::Ok => "OK",
+            AlertStatus::Pending => "PENDING",
+            AlertStatus::Firing => "FIRING",
+            AlertStatus::NoData => "NO DATA",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceView {
+    pub panel: String,
+    pub service: ServiceId,
+    pub name: String,
+    /// The upstream provider of the service's latest order, when the panel says.
+    pub provider: Option<String>,
+    pub rule: String,
+    /// Success rate over the rule's window; `None` when no order finished in it.
+    pub success_rate: Option<f64>,
+    pub alert_below: f64,
+    pub resolve_above: f64,
+    pub min_orders: u32,
+    pub counts: OrderCounts,
+    pub status: AlertStatus,
+    /// Since when the status holds (the alert's start when firing).
+    pub since: Option<DateTime<Utc>>,
+    /// Success rate after each poll, oldest first, for sparklines; bounded.
+    pub history: Vec<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventLine {
+    pub at: DateTime<Utc>,
+    /// Dotted type, such as `alert.fired`.
+    pub kind: String,
+    pub summary: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryView {
+    /// Deliveries waiting for their first attempt.
+    pub pending: u64,
+    /// Deliveries that failed and wait for a retry.
+    pub retrying: u64,
+    /// Dead letters: deliveries that gave up, waiting for the operator.
+    pub dead: u64,
+    pub destinations: Vec<DestinationView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DestinationView {
+    pub name: String,
+    /// `slack`, `custom`, ...
+    pub kind: String,
+    /// Why the destination was disabled, if it is.
+    pub disabled: Option<String>,
+    /// The last attempt's outcome in a few words (`200 OK in 41 ms`, `timeout`).
+    pub last_outcome: Option<String>,
+    pub last_at: Option<DateTime<Utc>>,
+    /// Deliveries not yet done for this destination.
+    pub queued: u64,
+}
