@@ -21,5 +21,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod event;
+pub mod rules;
 pub mod snapshot;
+pub mod stats;
 pub mod store;
