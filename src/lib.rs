@@ -20,6 +20,7 @@
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod engine;
 pub mod event;
 pub mod rules;
 pub mod snapshot;
