@@ -19,10 +19,12 @@
 
 pub mod config;
 pub mod delivery;
+pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod event;
 pub mod rules;
+pub mod runtime;
 pub mod snapshot;
 pub mod stats;
 pub mod store;

@@ -1,1 +1,292 @@
-fn main() {}
+//! The `panelwatch` command: parses the command line, sets up logging, and hands over to the
+//! library. Errors end here, printed once, with the exit code: 0 fine, 1 runtime failure,
+//! 2 bad config or arguments.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use panelwatch::config::Config;
+use panelwatch::runtime::{ConfigSource, Monitor};
+use panelwatch::store::{DeliveryState, Store};
+
+#[derive(Parser)]
+#[command(name = "panelwatch", version, about = "Watches SMM panel services and sends signed webhook alerts when they fail")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Watch the panels in the config: the terminal UI, or logs when headless.
+    Run {
+        /// The config file.
+        #[arg(long, short, default_value = "config.toml")]
+        config: PathBuf,
+        /// No terminal UI: events as log lines on stderr (automatic when stdout is not a terminal).
+        #[arg(long)]
+        headless: bool,
+    },
+    /// Run a simulated panel and webhook receiver and watch them; nothing to configure.
+    Demo {
+        /// No terminal UI: events and received webhooks as log lines.
+        #[arg(long)]
+        headless: bool,
+    },
+    /// Validate the config and exit non-zero with the key and line of the first problem.
+    Check {
+        #[arg(long, short, default_value = "config.toml")]
+        config: PathBuf,
+    },
+    /// List pending, retrying and dead deliveries, or replay dead ones.
+    Deliveries {
+        #[arg(long, short, default_value = "config.toml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: Option<DeliveriesAction>,
+    },
+    /// Send a `test` event to one destination through the outbox and print the outcome.
+    TestAlert {
+        /// The destination's name (`[[webhooks]] name`).
+        destination: String,
+        #[arg(long, short, default_value = "config.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeliveriesAction {
+    /// Put dead letters back in the queue for one more attempt.
+    Retry {
+        /// The delivery id, as `panelwatch deliveries` lists it.
+        id: Option<i64>,
+        /// Every dead letter.
+        #[arg(long, conflicts_with = "id")]
+        all_dead: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("panelwatch: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check { config } => Ok(check(&config)),
+        Command::Run { config, headless } => {
+            let Some(loaded) = load(&config) else {
+                return Ok(ExitCode::from(2));
+            };
+            let headless = headless || !std::io::stdout().is_terminal();
+            logging(headless, &loaded.monitor.state_dir)?;
+            runtime()?.block_on(run(loaded, config, headless))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { headless } => {
+            let headless = headless || !std::io::stdout().is_terminal();
+            let dir = std::env::temp_dir().join(format!("panelwatch-demo-{}", std::process::id()));
+            logging(headless, &dir)?;
+            let result = runtime()?.block_on(panelwatch::demo::run(&dir, headless));
+            let _ = std::fs::remove_dir_all(&dir);
+            result?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Deliveries { config, action } => {
+            let Some(loaded) = load(&config) else {
+                return Ok(ExitCode::from(2));
+            };
+            deliveries(&loaded, action)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::TestAlert {
+            destination,
+            config,
+        } => {
+            let Some(loaded) = load(&config) else {
+                return Ok(ExitCode::from(2));
+            };
+            logging(true, &loaded.monitor.state_dir)?;
+            runtime()?.block_on(test_alert(loaded, &destination))
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Loads the config, printing the problem and returning `None` when it is invalid.
+fn load(path: &Path) -> Option<Config> {
+    match Config::load(path) {
+        Ok(config) => {
+            for warning in config.warnings() {
+                eprintln!("panelwatch: warning: {warning}");
+            }
+            Some(config)
+        }
+        Err(e) => {
+            eprintln!("panelwatch: {e}");
+            None
+        }
+    }
+}
+
+fn check(path: &Path) -> ExitCode {
+    match load(path) {
+        Some(config) => {
+            println!(
+                "{}: ok ({} panels, {} rules, {} webhooks)",
+                path.display(),
+                config.panels.len(),
+                config.rules.len(),
+                config.webhooks.len()
+            );
+            ExitCode::SUCCESS
+        }
+        None => ExitCode::from(2),
+    }
+}
+
+/// Logs go to stderr when headless; to a file in the state folder while the TUI owns the
+/// terminal. `PANELWATCH_LOG` (or `RUST_LOG`) sets the filter; `PANELWATCH_LOG_FORMAT=json`
+/// writes JSON lines.
+fn logging(headless: bool, state_dir: &Path) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("PANELWATCH_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into());
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("PANELWATCH_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if headless {
+        if json {
+            builder.json().with_writer(std::io::stderr).init();
+        } else {
+            builder.with_writer(std::io::stderr).init();
+        }
+    } else {
+        std::fs::create_dir_all(state_dir)
+            .with_context(|| format!("cannot create {}", state_dir.display()))?;
+        let path = panelwatch::runtime::log_path(state_dir);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the log file {}", path.display()))?;
+        builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
+    }
+    Ok(())
+}
+
+async fn run(config: Config, path: PathBuf, headless: bool) -> anyhow::Result<()> {
+    let title = format!("panelwatch · {}", path.display());
+    let max_fps = config.ui.max_fps;
+    let monitor = Monitor::start(ConfigSource {
+        config,
+        path: Some(path),
+    })
+    .await?;
+    tracing::info!("panelwatch started");
+    if headless {
+        wait_for_signal().await;
+    } else {
+        let options = panelwatch::tui::TuiOptions {
+            title,
+            max_fps,
+            ..Default::default()
+        };
+        tokio::select! {
+            result = panelwatch::tui::run(monitor.snapshots(), options) => result?,
+            _ = wait_for_signal() => {}
+        }
+    }
+    tracing::info!("stopping");
+    monitor.stop().await;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("can listen for SIGTERM");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn deliveries(config: &Config, action: Option<DeliveriesAction>) -> anyhow::Result<()> {
+    let store = Store::open(&config.monitor.state_dir)?;
+    match action {
+        Some(DeliveriesAction::Retry { id, all_dead }) => {
+            if id.is_none() && !all_dead {
+                anyhow::bail!("say which delivery to retry: an id, or --all-dead");
+            }
+            let n = store.requeue_dead(id, chrono::Utc::now())?;
+            println!("{n} dead letter(s) queued for one more attempt; a running panelwatch sends them");
+        }
+        None => {
+            let states = [DeliveryState::Pending, DeliveryState::Retrying, DeliveryState::Dead];
+            let list = store.deliveries(&states, 500)?;
+            if list.is_empty() {
+                println!("no pending, retrying or dead deliveries");
+            }
+            println!("{:>6}  {:<9} {:<16} {:<20} {:>8}  {:<20}  last outcome", "id", "state", "destination", "event", "attempts", "next attempt");
+            for d in list {
+                let next = match d.state {
+                    DeliveryState::Dead => "-".to_string(),
+                    _ => d.next_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                };
+                println!(
+                    "{:>6}  {:<9} {:<16} {:<20} {:>8}  {:<20}  {}",
+                    d.id,
+                    d.state.as_str(),
+                    d.destination,
+                    d.event_type,
+                    d.attempts,
+                    next,
+                    d.last_outcome.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn test_alert(config: Config, destination: &str) -> anyhow::Result<ExitCode> {
+    if config.destination(destination).is_none() {
+        eprintln!("panelwatch: no webhook is named {destination:?} in the config");
+        return Ok(ExitCode::from(2));
+    }
+    let outcome = panelwatch::delivery::dispatch::send_test(&config, destination).await?;
+    println!("{outcome}");
+    Ok(if outcome.delivered() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,66 @@
+//! `panelwatch demo`: the whole product on one machine, with nothing to configure.
+//!
+//! It starts the simulated panel (`sim`, with a live order flow in which one service degrades
+//! and then recovers within a few minutes), a local webhook receiver that verifies signatures,
+//! and a monitor configured to watch the one and notify the other; then shows the TUI (or logs,
+//! headless). The state lives in a temporary folder removed at exit.
+
+pub mod receiver;
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::delivery::sign::SigningKey;
+
+/// Builds the demo's config for a panel at `panel_url` and a receiver at `receiver_base`.
+pub fn config(
+    panel_url: &str,
+    api_key: &str,
+    receiver_base: &str,
+    secret: &str,
+    state_dir: &Path,
+) -> Config {
+    let text = format!(
+        r#"
+[monitor]
+state_dir = {state_dir:?}
+timezone = "UTC"
+
+[[panels]]
+name = "demo-panel"
+kind = "admin"
+url = "{panel_url}"
+api_key = "{api_key}"
+interval = "2s"
+timeout = "5s"
+
+[[rules]]
+name = "success-rate"
+services = ["*"]
+window = "10m"
+min_orders = 10
+alert_below = 0.80
+resolve_above = 0.85
+for = "10s"
+notify = ["demo-slack", "demo-receiver"]
+
+[[webhooks]]
+name = "demo-slack"
+kind = "slack"
+url = "{receiver_base}/slack"
+
+[[webhooks]]
+name = "demo-receiver"
+kind = "custom"
+url = "{receiver_base}/hook"
+secret = "{secret}"
+"#,
+        state_dir = state_dir.display().to_string(),
+    );
+    Config::from_toml(&text, Path::new("."), &|_| None).expect("the demo config is valid")
+}
+
+/// A fresh signing secret for the demo's receiver.
+pub fn secret() -> String {
+    SigningKey::generate()
+}
