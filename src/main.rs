@@ -205,7 +205,7 @@ async fn run(config: Config, path: PathBuf, headless: bool) -> anyhow::Result<()
     .await?;
     tracing::info!("panelwatch started");
     if headless {
-        wait_for_signal().await;
+        panelwatch::runtime::wait_for_signal().await;
     } else {
         let options = panelwatch::tui::TuiOptions {
             title,
@@ -214,29 +214,12 @@ async fn run(config: Config, path: PathBuf, headless: bool) -> anyhow::Result<()
         };
         tokio::select! {
             result = panelwatch::tui::run(monitor.snapshots(), options) => result?,
-            _ = wait_for_signal() => {}
+            _ = panelwatch::runtime::wait_for_signal() => {}
         }
     }
     tracing::info!("stopping");
     monitor.stop().await;
     Ok(())
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("can listen for SIGTERM");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 fn deliveries(config: &Config, action: Option<DeliveriesAction>) -> anyhow::Result<()> {

@@ -64,3 +64,69 @@ secret = "{secret}"
 pub fn secret() -> String {
     SigningKey::generate()
 }
+
+/// Why the demo could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot start the demo's local servers: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Start(#[from] crate::runtime::StartError),
+}
+
+/// Runs the demo until the user quits (TUI) or SIGINT/SIGTERM (headless).
+pub async fn run(state_dir: &Path, headless: bool) -> Result<(), DemoError> {
+    use crate::runtime::{ConfigSource, Monitor};
+    use crate::sim::panel::{FlowOptions, SimOptions, SimPanel};
+
+    let sim = SimPanel::start(SimOptions::default()).await?;
+    sim.start_flow(FlowOptions::default());
+    let secret = secret();
+    let receiver = receiver::Receiver::start(&secret).await?;
+    let config = config(
+        &sim.url(),
+        sim.api_key(),
+        &format!("http://{}", receiver.addr),
+        &secret,
+        state_dir,
+    );
+    let max_fps = config.ui.max_fps;
+    let monitor = Monitor::start(ConfigSource { config, path: None }).await?;
+    tracing::info!(panel = sim.url().as_str(), receiver = %receiver.addr, "demo started");
+
+    if headless {
+        eprintln!(
+            "panelwatch demo: simulated panel at {}, receiver at http://{}; Ctrl-C to stop",
+            sim.url(),
+            receiver.addr
+        );
+        let mut lines = receiver.lines();
+        let mut shown = 0;
+        loop {
+            tokio::select! {
+                changed = lines.changed() => {
+                    if changed.is_err() { break; }
+                    let all = lines.borrow_and_update().clone();
+                    for line in all.iter().skip(shown) {
+                        eprintln!("receiver: {line}");
+                    }
+                    shown = all.len();
+                }
+                _ = crate::runtime::wait_for_signal() => break,
+            }
+        }
+    } else {
+        let options = crate::tui::TuiOptions {
+            title: "panelwatch demo · simulated panel".into(),
+            max_fps,
+            extra_pane: Some(("Webhook receiver".into(), receiver.lines())),
+            ..Default::default()
+        };
+        tokio::select! {
+            result = crate::tui::run(monitor.snapshots(), options) => result?,
+            _ = crate::runtime::wait_for_signal() => {}
+        }
+    }
+    monitor.stop().await;
+    Ok(())
+}
