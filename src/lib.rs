@@ -21,4 +21,5 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod event;
+pub mod panel;
 pub mod snapshot;
