@@ -22,4 +22,5 @@ pub mod delivery;
 pub mod domain;
 pub mod event;
 pub mod panel;
+pub mod sim;
 pub mod snapshot;
