@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use tracing::debug;
 
 use crate::config::{PanelConfig, Secret};
@@ -188,6 +188,11 @@ impl AdminClient {
             let mut err = PanelError::from_decode(&self.panel, err, self.key.expose());
             if let PanelErrorKind::RateLimited { retry_after } = &mut err.kind {
                 *retry_after = retry_after_from(&headers, Utc::now());
+            }
+            let location = headers.get(LOCATION).and_then(|v| v.to_str().ok());
+            if let (true, Some(location)) = ((300..400).contains(&status), location) {
+                let location = excerpt(location, self.key.expose());
+                err.detail = format!("redirect to {location:?} not followed");
             }
             debug!(panel = %self.panel, error = %err, "panel answer refused");
             err

@@ -114,7 +114,7 @@ impl fmt::Display for PanelErrorKind {
             PanelErrorKind::Timeout => f.write_str("timed out"),
             PanelErrorKind::Network => f.write_str("could not be reached"),
             PanelErrorKind::Api { code } => write!(f, "answered with error code {code}"),
-            PanelErrorKind::Http { status } => write!(f, "answered with HTTP {status}"),
+            PanelErrorKind::Http { .. } => f.write_str("answered with an unexpected status"),
         }
     }
 }
