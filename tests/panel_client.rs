@@ -361,3 +361,97 @@ async fn one_order_by_id() {
     assert_ne!(missing["error_code"], 0);
     sim.shutdown().await;
 }
+
+/// A panel whose answer to the n-th list request (0-based) `answer` computes from n, offset
+/// and limit.
+async fn scripted_panel(
+    answer: impl Fn(usize, usize, usize) -> serde_json::Value + Clone + Send + Sync + 'static,
+) -> String {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let served = Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new().route(
+        "/adminapi/v2/orders",
+        axum::routing::get(
+            move |axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>| {
+                let n = served.fetch_add(1, Ordering::SeqCst);
+                let offset = q["offset"].parse().unwrap();
+                let limit = q["limit"].parse().unwrap();
+                let body = answer(n, offset, limit);
+                async move { axum::Json(body) }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/adminapi/v2")
+}
+
+fn rendered_page(ids: &[u64], next: &str) -> serde_json::Value {
+    let list: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| {
+            serde_json::json!({
+                "id": id, "service_id": 1, "status": "completed",
+                "created_timestamp": 1_714_557_600 + id,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "data": {"list": list},
+        "pagination": {"next_page_href": next},
+        "error_code": 0,
+    })
+}
+
+#[tokio::test]
+async fn an_order_arriving_between_pages_is_read_once() {
+    // 25 orders, newest first; a 26th arrives after the first page and shifts the offsets.
+    let url = scripted_panel(|n, offset, limit| {
+        let newest = if n == 0 { 25 } else { 26 };
+        let ids: Vec<u64> = (1..=newest).rev().skip(offset).take(limit).collect();
+        let next = if offset + limit < newest as usize {
+            "more"
+        } else {
+            ""
+        };
+        rendered_page(&ids, next)
+    })
+    .await;
+    let config = config(&url, "k", 10, Duration::from_secs(20));
+    let fetched = AdminClient::new(&config)
+        .unwrap()
+        .fetch_orders(start())
+        .await
+        .unwrap();
+
+    let ids: Vec<u64> = fetched.orders.iter().map(|o| o.id.0).collect();
+    assert_eq!(ids, (1..=25).rev().collect::<Vec<u64>>());
+    assert_eq!(fetched.pages, 3);
+}
+
+#[tokio::test]
+async fn a_panel_ignoring_offset_does_not_loop() {
+    let url = scripted_panel(|_, _, limit| {
+        let ids: Vec<u64> = (1..=limit as u64).collect();
+        rendered_page(&ids, "always-more")
+    })
+    .await;
+    let config = config(&url, "k", 10, Duration::from_secs(20));
+    let fetched = AdminClient::new(&config)
+        .unwrap()
+        .fetch_orders(start())
+        .await
+        .unwrap();
+
+    assert_eq!(fetched.orders.len(), 10);
+    assert_eq!(fetched.pages, 2);
+    assert!(
+        fetched.warnings[0].contains("no new order"),
+        "{:?}",
+        fetched.warnings
+    );
+}
