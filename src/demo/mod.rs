@@ -77,7 +77,8 @@ pub enum DemoError {
 /// Runs the demo until the user quits (TUI) or SIGINT/SIGTERM (headless).
 pub async fn run(state_dir: &Path, headless: bool) -> Result<(), DemoError> {
     use crate::runtime::{ConfigSource, Monitor};
-    use crate::sim::panel::{FlowOptions, SimOptions, SimPanel};
+    use crate::sim::flow::FlowOptions;
+    use crate::sim::panel::{SimOptions, SimPanel};
 
     let sim = SimPanel::start(SimOptions::default()).await?;
     sim.start_flow(FlowOptions::default());
