@@ -164,13 +164,14 @@ pub struct Binary {
 
 impl Binary {
     /// Starts `panelwatch run --headless --config <config>`, stderr to a file beside it.
-    pub fn run(config: &Path) -> Binary {
+    pub fn run(config: &Path, env: &[(&str, &str)]) -> Binary {
         let stderr_path = config.with_extension(format!("stderr.{}", rand_suffix()));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_panelwatch"))
             .args(["run", "--headless", "--config"])
             .arg(config)
             .env("PANELWATCH_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)

@@ -1,0 +1,256 @@
+//! Whole-program tests: the real `panelwatch` binary, headless, against the simulated panel
+//! (admin API v2 shapes, drift on) and a recording receiver, all on loopback.
+//!
+//! Each test waits for conditions with generous deadlines; "exactly one" is checked after the
+//! binary has polled the panel several more times.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Utc;
+use common::{verify_standard, wait_until, Binary, Receiver};
+use panelwatch::sim::panel::{Fault, SimOptions, SimOrder, SimPanel};
+
+const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// 40 finished orders of service 17, `good` of them completed, the rest canceled.
+fn orders(good: usize) -> Vec<SimOrder> {
+    let now = Utc::now();
+    (0..40)
+        .map(|i| {
+            let mut o = SimOrder::new(1000 + i as u64, 17, now - chrono::Duration::minutes(5));
+            o.service_name = "IG Followers".into();
+            if i >= good {
+                o.status = "canceled".into();
+                o.remains = o.quantity;
+            }
+            o
+        })
+        .collect()
+}
+
+fn write_config(dir: &Path, sim: &SimPanel, receiver: &Receiver) -> std::path::PathBuf {
+    let text = format!(
+        r#"
+[monitor]
+state_dir = "state"
+
+[delivery]
+retry_schedule = ["200ms", "500ms", "1s"]
+
+[[panels]]
+name = "main"
+kind = "admin"
+url = "{panel}"
+api_key = "${{E2E_PANEL_KEY}}"
+interval = "200ms"
+timeout = "5s"
+
+[[rules]]
+name = "success-rate"
+window = "1h"
+min_orders = 20
+alert_below = 0.80
+resolve_above = 0.85
+for = "0s"
+notify = ["ops", "backend"]
+
+[[webhooks]]
+name = "ops"
+kind = "slack"
+url = "{slack}"
+
+[[webhooks]]
+name = "backend"
+kind = "custom"
+url = "{custom}"
+secret = "{SECRET}"
+"#,
+        panel = sim.url(),
+        slack = receiver.url("slack"),
+        custom = receiver.url("custom"),
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn drifting_panel() -> SimPanel {
+    SimPanel::start(SimOptions {
+        drift: true,
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn start(config: &Path, sim: &SimPanel) -> Binary {
+    Binary::run(config, &[("E2E_PANEL_KEY", sim.api_key())])
+}
+
+/// Waits until the binary has polled `n` more times.
+async fn polls(sim: &SimPanel, n: u64) {
+    let target = sim.requests() + n;
+    tokio::time::timeout(LIMIT, sim.wait_for_requests(target))
+        .await
+        .expect("the binary keeps polling");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_service_alerts_once_per_destination_and_resolves_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = drifting_panel().await;
+    let receiver = Receiver::start().await;
+    sim.set_orders(orders(40));
+    let config = write_config(dir.path(), &sim, &receiver);
+    let bin = start(&config, &sim);
+
+    polls(&sim, 3).await;
+    assert!(receiver.all().is_empty(), "a healthy start sends nothing");
+
+    sim.set_orders(orders(20));
+    wait_until("alert.fired at both destinations", LIMIT, || {
+        receiver.of_type("custom", "alert.fired").len() == 1
+            && !receiver.at("slack").is_empty()
+    })
+    .await;
+    polls(&sim, 5).await;
+    let fired = receiver.of_type("custom", "alert.fired");
+    assert_eq!(fired.len(), 1, "exactly one fired at the custom destination");
+    assert_eq!(receiver.at("slack").len(), 1, "exactly one message at Slack");
+    verify_standard(SECRET, &fired[0]).expect("the standardwebhooks crate verifies it");
+    let body = fired[0].json();
+    assert_eq!(fired[0].header("webhook-id"), body["id"].as_str().unwrap());
+    assert_eq!(body["data"]["service"]["id"], 17);
+    assert_eq!(body["data"]["service"]["name"], "IG Followers");
+    assert_eq!(body["data"]["success_rate"], 0.5);
+    assert_eq!(body["data"]["orders"]["canceled"], 20);
+    assert_eq!(body["data"]["window"], "1h");
+
+    sim.set_orders(orders(40));
+    wait_until("alert.resolved", LIMIT, || {
+        receiver.of_type("custom", "alert.resolved").len() == 1
+            && receiver.at("slack").len() == 2
+    })
+    .await;
+    polls(&sim, 5).await;
+    assert_eq!(receiver.of_type("custom", "alert.resolved").len(), 1);
+    assert_eq!(receiver.at("custom").len(), 2);
+    assert_eq!(receiver.at("slack").len(), 2);
+    let resolved = &receiver.of_type("custom", "alert.resolved")[0];
+    verify_standard(SECRET, resolved).unwrap();
+
+    let status = bin.terminate();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+}
+
+async fn panel_fault_gives_a_panel_event_and_no_service_alert(fault: Fault) {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = drifting_panel().await;
+    let receiver = Receiver::start().await;
+    sim.set_orders(orders(40));
+    let config = write_config(dir.path(), &sim, &receiver);
+    let bin = start(&config, &sim);
+    polls(&sim, 2).await;
+
+    // The orders turn bad, but the panel cannot be read: no service alert may come of it.
+    sim.set_orders(orders(0));
+    sim.set_fault(fault);
+    wait_until("panel.down", LIMIT, || {
+        receiver.of_type("custom", "panel.down").len() == 1
+    })
+    .await;
+    polls(&sim, 5).await;
+    assert_eq!(receiver.of_type("custom", "panel.down").len(), 1);
+    assert!(receiver.of_type("custom", "alert.fired").is_empty());
+    let down = receiver.of_type("custom", "panel.down")[0].json();
+    let reason = down["data"]["reason"].as_str().unwrap();
+    assert!(!reason.contains(sim.api_key()), "the key never leaks: {reason}");
+    assert!(!bin.log().contains(sim.api_key()), "the key never reaches the log");
+
+    // Recovery: panel.up; the bad orders are real now and fire, once.
+    sim.set_fault(Fault::None);
+    wait_until("panel.up and then the alert", LIMIT, || {
+        receiver.of_type("custom", "panel.up").len() == 1
+            && receiver.of_type("custom", "alert.fired").len() == 1
+    })
+    .await;
+    drop(bin);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panel_answering_html_is_a_panel_event() {
+    panel_fault_gives_a_panel_event_and_no_service_alert(Fault::Html502).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panel_answering_an_error_code_is_a_panel_event() {
+    panel_fault_gives_a_panel_event_and_no_service_alert(Fault::ErrorCode200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_mid_incident_sends_nothing_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = drifting_panel().await;
+    let receiver = Receiver::start().await;
+    sim.set_orders(orders(10));
+    let config = write_config(dir.path(), &sim, &receiver);
+    let bin = start(&config, &sim);
+    wait_until("alert.fired", LIMIT, || {
+        receiver.of_type("custom", "alert.fired").len() == 1 && receiver.at("slack").len() == 1
+    })
+    .await;
+    bin.kill();
+
+    let bin = start(&config, &sim);
+    polls(&sim, 8).await;
+    assert_eq!(receiver.at("custom").len(), 1, "no second fired after the restart");
+    assert_eq!(receiver.at("slack").len(), 1);
+
+    // It recovered while panelwatch was down: exactly one resolved after the next start.
+    bin.kill();
+    sim.set_orders(orders(40));
+    let bin = start(&config, &sim);
+    wait_until("alert.resolved", LIMIT, || {
+        receiver.of_type("custom", "alert.resolved").len() == 1
+    })
+    .await;
+    polls(&sim, 5).await;
+    assert_eq!(receiver.of_type("custom", "alert.resolved").len(), 1);
+    drop(bin);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_the_key_and_line_of_a_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"))
+        .unwrap()
+        .replace("resolve_above = 0.85", "resolve_above = 0.5");
+    std::fs::write(&path, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_panelwatch"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .env("PANEL_ADMIN_KEY", "k")
+        .env("SLACK_WEBHOOK_URL", "https://hooks.slack.test/x")
+        .env("PANELWATCH_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rules[0].resolve_above"), "{err}");
+    assert!(err.contains("config.toml:"), "{err}");
+
+    // The shipped example itself is valid once its variables are set.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_panelwatch"))
+        .args(["check", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")])
+        .env("PANEL_ADMIN_KEY", "k")
+        .env("SLACK_WEBHOOK_URL", "https://hooks.slack.test/x")
+        .env("PANELWATCH_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
