@@ -22,3 +22,4 @@ pub mod delivery;
 pub mod domain;
 pub mod event;
 pub mod snapshot;
+pub mod tui;

@@ -1,0 +1,282 @@
+//! The screen's own state: which row is selected, which pane has focus, how far each pane is
+//! scrolled and whether the help is open.
+//!
+//! This is what keys change. It knows nothing about drawing (that is `render`) nor about the
+//! terminal (that is the run loop in `tui`); it reads the [`Snapshot`] only to keep its
+//! positions within the rows that exist.
+
+use crossterm::event::{KeyEvent, KeyEventKind};
+
+use super::keys::{self, Action};
+use super::UiCommand;
+use crate::snapshot::Snapshot;
+
+/// A pane that can take the focus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    Services,
+    Events,
+    Deliveries,
+    /// The optional extra pane (the demo's webhook receiver, say).
+    Extra,
+}
+
+impl Pane {
+    const ORDER: [Pane; 4] = [Pane::Services, Pane::Events, Pane::Deliveries, Pane::Extra];
+}
+
+/// Everything the screen remembers between frames.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppState {
+    /// Index into `snapshot.services`.
+    pub selected: usize,
+    pub focus: Pane,
+    /// How many events back from the newest the events pane is scrolled; 0 follows the newest.
+    pub events_back: usize,
+    /// The first destination line shown in the deliveries pane.
+    pub deliveries_top: usize,
+    /// How many lines back from the newest the extra pane is scrolled; 0 follows the newest.
+    pub extra_back: usize,
+    pub help: bool,
+    /// Whether the extra pane exists, so focus can skip it.
+    pub has_extra: bool,
+    /// Lines a page scroll moves; the run loop sets it from the terminal's height.
+    pub page: usize,
+}
+
+impl AppState {
+    pub fn new(has_extra: bool) -> AppState {
+        AppState {
+            selected: 0,
+            focus: Pane::Services,
+            events_back: 0,
+            deliveries_top: 0,
+            extra_back: 0,
+            help: false,
+            has_extra,
+            page: 8,
+        }
+    }
+
+    /// Sets the page size from the terminal's height: about a third of the screen.
+    pub fn set_height(&mut self, rows: u16) {
+        self.page = usize::from(rows / 3).max(1);
+    }
+
+    /// Applies a key press. Returns the command for the rest of the program, if the key asks
+    /// for one; state-only keys return `None`. Releases and repeats of non-movement keys are
+    /// ignored.
+    pub fn handle_key(&mut self, key: KeyEvent, snapshot: &Snapshot) -> Option<UiCommand> {
+        if key.kind == KeyEventKind::Release {
+            return None;
+        }
+        let action = keys::lookup(&key, self.help)?;
+        self.apply(action, snapshot)
+    }
+
+    /// Applies an action, as [`AppState::handle_key`] does after the table lookup.
+    pub fn apply(&mut self, action: Action, snapshot: &Snapshot) -> Option<UiCommand> {
+        match action {
+            Action::Quit => return Some(UiCommand::Quit),
+            Action::ToggleHelp => self.help = !self.help,
+            Action::CloseOverlay => self.help = false,
+            Action::NextPane => self.cycle_focus(true),
+            Action::PrevPane => self.cycle_focus(false),
+            Action::Up => self.step(false),
+            Action::Down => self.step(true),
+            Action::Top => self.jump(true),
+            Action::Bottom => self.jump(false),
+            Action::PageUp => self.events_back = self.events_back.saturating_add(self.page),
+            Action::PageDown => self.events_back = self.events_back.saturating_sub(self.page),
+        }
+        self.clamp(snapshot);
+        None
+    }
+
+    /// Keeps positions within what the snapshot holds; call it when a new snapshot arrives.
+    pub fn clamp(&mut self, snapshot: &Snapshot) {
+        self.selected = self.selected.min(snapshot.services.len().saturating_sub(1));
+        self.events_back = self
+            .events_back
+            .min(snapshot.events.len().saturating_sub(1));
+        self.deliveries_top = self
+            .deliveries_top
+            .min(snapshot.deliveries.destinations.len().saturating_sub(1));
+    }
+
+    fn cycle_focus(&mut self, forward: bool) {
+        let panes: Vec<Pane> = Pane::ORDER
+            .into_iter()
+            .filter(|p| self.has_extra || *p != Pane::Extra)
+            .collect();
+        let at = panes.iter().position(|p| *p == self.focus).unwrap_or(0);
+        let by = if forward { 1 } else { panes.len() - 1 };
+        self.focus = panes[(at + by) % panes.len()];
+    }
+
+    /// Moves the focused pane's position by one row.
+    fn step(&mut self, down: bool) {
+        let toward = |v: usize, grow: bool| {
+            if grow {
+                v.saturating_add(1)
+            } else {
+                v.saturating_sub(1)
+            }
+        };
+        match self.focus {
+            Pane::Services => self.selected = toward(self.selected, down),
+            Pane::Deliveries => self.deliveries_top = toward(self.deliveries_top, down),
+            // Logs count lines back from the newest, which sits at the bottom.
+            Pane::Events => self.events_back = toward(self.events_back, !down),
+            Pane::Extra => self.extra_back = toward(self.extra_back, !down),
+        }
+    }
+
+    fn jump(&mut self, top: bool) {
+        // Large values are clamped to the last row by `clamp` (or by rendering, for the extra
+        // pane whose lines the snapshot does not hold).
+        let far = usize::MAX;
+        match (self.focus, top) {
+            (Pane::Services, true) => self.selected = 0,
+            (Pane::Services, false) => self.selected = far,
+            (Pane::Deliveries, true) => self.deliveries_top = 0,
+            (Pane::Deliveries, false) => self.deliveries_top = far,
+            (Pane::Events, true) => self.events_back = far,
+            (Pane::Events, false) => self.events_back = 0,
+            (Pane::Extra, true) => self.extra_back = far,
+            (Pane::Extra, false) => self.extra_back = 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    use super::*;
+    use crate::tui::fixture;
+
+    fn press(app: &mut AppState, snapshot: &Snapshot, code: KeyCode) -> Option<UiCommand> {
+        app.handle_key(KeyEvent::new(code, KeyModifiers::NONE), snapshot)
+    }
+
+    #[test]
+    fn selection_moves_and_stays_in_range() {
+        let snap = fixture::snapshot();
+        let mut app = AppState::new(false);
+        press(&mut app, &snap, KeyCode::Up);
+        assert_eq!(app.selected, 0);
+        press(&mut app, &snap, KeyCode::Char('j'));
+        press(&mut app, &snap, KeyCode::Down);
+        assert_eq!(app.selected, 2);
+        press(&mut app, &snap, KeyCode::Char('k'));
+        assert_eq!(app.selected, 1);
+        press(&mut app, &snap, KeyCode::Char('G'));
+        assert_eq!(app.selected, snap.services.len() - 1);
+        press(&mut app, &snap, KeyCode::Down);
+        assert_eq!(app.selected, snap.services.len() - 1);
+        press(&mut app, &snap, KeyCode::Char('g'));
+        assert_eq!(app.selected, 0);
+    }
+
+    #[test]
+    fn a_shorter_snapshot_pulls_the_selection_back() {
+        let snap = fixture::snapshot();
+        let mut app = AppState::new(false);
+        press(&mut app, &snap, KeyCode::Char('G'));
+        let mut fewer = snap.clone();
+        fewer.services.truncate(2);
+        app.clamp(&fewer);
+        assert_eq!(app.selected, 1);
+        app.clamp(&Snapshot::default());
+        assert_eq!(app.selected, 0);
+    }
+
+    #[test]
+    fn tab_cycles_panes_and_skips_a_missing_extra_pane() {
+        let snap = fixture::snapshot();
+        let mut app = AppState::new(false);
+        let mut seen = vec![app.focus];
+        for _ in 0..3 {
+            press(&mut app, &snap, KeyCode::Tab);
+            seen.push(app.focus);
+        }
+        assert_eq!(
+            seen,
+            [
+                Pane::Services,
+                Pane::Events,
+                Pane::Deliveries,
+                Pane::Services
+            ]
+        );
+        press(&mut app, &snap, KeyCode::BackTab);
+        assert_eq!(app.focus, Pane::Deliveries);
+
+        let mut app = AppState::new(true);
+        press(&mut app, &snap, KeyCode::BackTab);
+        assert_eq!(app.focus, Pane::Extra);
+    }
+
+    #[test]
+    fn events_scroll_back_by_pages_and_follow_again() {
+        let snap = fixture::snapshot();
+        let mut app = AppState::new(false);
+        app.page = 2;
+        press(&mut app, &snap, KeyCode::PageUp);
+        assert_eq!(app.events_back, 2);
+        press(&mut app, &snap, KeyCode::PageUp);
+        press(&mut app, &snap, KeyCode::PageUp);
+        press(&mut app, &snap, KeyCode::PageUp);
+        press(&mut app, &snap, KeyCode::PageUp);
+        assert_eq!(app.events_back, snap.events.len() - 1);
+        press(&mut app, &snap, KeyCode::PageDown);
+        assert_eq!(app.events_back, snap.events.len() - 3);
+
+        press(&mut app, &snap, KeyCode::Tab);
+        assert_eq!(app.focus, Pane::Events);
+        press(&mut app, &snap, KeyCode::Char('G'));
+        assert_eq!(app.events_back, 0);
+        press(&mut app, &snap, KeyCode::Up);
+        assert_eq!(app.events_back, 1);
+        assert_eq!(app.selected, 0, "the service selection does not move");
+    }
+
+    #[test]
+    fn help_toggles_and_swallows_movement() {
+        let snap = fixture::snapshot();
+        let mut app = AppState::new(false);
+        press(&mut app, &snap, KeyCode::Char('?'));
+        assert!(app.help);
+        press(&mut app, &snap, KeyCode::Down);
+        assert_eq!(app.selected, 0);
+        press(&mut app, &snap, KeyCode::Esc);
+        assert!(!app.help);
+        press(&mut app, &snap, KeyCode::Char('?'));
+        press(&mut app, &snap, KeyCode::Char('?'));
+        assert!(!app.help);
+    }
+
+    #[test]
+    fn quit_is_a_command_from_anywhere() {
+        let snap = fixture::snapshot();
+        let mut app = AppState::new(false);
+        assert_eq!(
+            press(&mut app, &snap, KeyCode::Char('q')),
+            Some(UiCommand::Quit)
+        );
+        app.help = true;
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(app.handle_key(ctrl_c, &snap), Some(UiCommand::Quit));
+        assert_eq!(press(&mut app, &snap, KeyCode::Char('x')), None);
+    }
+
+    #[test]
+    fn key_releases_are_ignored() {
+        let snap = fixture::snapshot();
+        let mut app = AppState::new(false);
+        let mut release = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+        release.kind = KeyEventKind::Release;
+        assert_eq!(app.handle_key(release, &snap), None);
+    }
+}
