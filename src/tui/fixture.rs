@@ -1,7 +1,8 @@
 //! A realistic snapshot for the screen's tests: three panels (one down, one starting), eight
-//! service rows in every status, a non-ASCII and an emoji service name, events of each kind,
-//! and deliveries with dead letters and a disabled destination. Times are fixed so rendered
-//! screens are the same on every run. Test-only; nothing here is used by the program.
+//! services in every status (one with rows for two rules), a non-ASCII and an emoji service
+//! name, events of each kind, and deliveries with dead letters and a disabled destination.
+//! Times are fixed so rendered screens are the same on every run. Test-only; nothing here is
+//! used by the program.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -161,6 +162,14 @@ pub fn snapshot() -> Snapshot {
             history: &[1.0, 1.0, 0.99, 1.0],
         },
     ];
+    let mut services: Vec<ServiceView> = rows.into_iter().map(service).collect();
+    // A second rule on the first service, as a row of its own.
+    let mut stuck = services[0].clone();
+    stuck.rule = "stuck-orders".into();
+    stuck.status = AlertStatus::Pending;
+    stuck.alert_below = 0.5;
+    stuck.resolve_above = 0.6;
+    services.insert(1, stuck);
     let events = [
         (3600, "alert.fired", "FIRING reseller / Twitter/X Retweets (#7): success 30.0% < 80.0% over 6h (success-rate)"),
         (3000, "test", "TEST to ops-slack"),
@@ -174,7 +183,7 @@ pub fn snapshot() -> Snapshot {
     Snapshot {
         at: now(),
         panels,
-        services: rows.into_iter().map(service).collect(),
+        services,
         events: events
             .into_iter()
             .map(|(back, kind, summary)| EventLine {

@@ -105,6 +105,11 @@ pub async fn run(mut snapshots: watch::Receiver<Snapshot>, options: TuiOptions) 
     let mut keys = EventStream::new();
 
     loop {
+        if !ACTIVE.load(Ordering::SeqCst) {
+            // The panic hook gave the terminal back; drawing now would scribble over the
+            // shell and the panic message.
+            return Err(io::Error::other("the terminal was restored after a panic"));
+        }
         if let Some(at) = pacer.due(Instant::now()) {
             if at <= Instant::now() {
                 app.clamp(&snapshot);

@@ -58,9 +58,18 @@ pub(super) fn render(
     let top = app
         .deliveries_top
         .min(view.destinations.len().saturating_sub(1));
+    let shown = view.destinations.len().saturating_sub(top);
+    // Two lines per destination on narrow panes, unless that would push some out of sight;
+    // then one line each, without the kind.
+    let rows = usize::from(area.height.saturating_sub(3));
+    let two_lines = cells < ONE_LINE_CELLS && shown * 2 <= rows;
+    let compact = cells < ONE_LINE_CELLS && !two_lines;
     for destination in view.destinations.iter().skip(top) {
-        let [name, detail] = destination_spans(destination, snapshot, theme);
-        if cells < ONE_LINE_CELLS {
+        let [mut name, detail] = destination_spans(destination, snapshot, theme);
+        if compact {
+            name.pop();
+        }
+        if two_lines {
             lines.push(Line::from(name));
             let mut detail = detail;
             detail.insert(0, Span::raw("  "));

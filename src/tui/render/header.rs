@@ -28,11 +28,17 @@ pub(super) fn lines(
         .iter()
         .filter(|s| s.status == AlertStatus::Firing)
         .count();
+    let mut services: Vec<_> = snapshot
+        .services
+        .iter()
+        .map(|s| (&s.panel, s.service))
+        .collect();
+    services.dedup();
     let mut totals = format!(
         "{} UTC · {} panels · {} services",
         clock(snapshot.at),
         snapshot.panels.len(),
-        snapshot.services.len()
+        services.len()
     );
     if firing > 0 {
         totals.push_str(&format!(" · {firing} firing"));

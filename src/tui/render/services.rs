@@ -14,6 +14,7 @@ use crate::snapshot::{AlertStatus, ServiceView, Snapshot};
 use crate::tui::app::{AppState, Pane};
 
 const STATE_CELLS: u16 = 9;
+const FOR_CELLS: u16 = 4;
 const RATE_CELLS: u16 = 6;
 const COUNTS_CELLS: u16 = 14;
 const RUN_CELLS: u16 = 4;
@@ -26,6 +27,8 @@ struct Columns {
     gauge: u16,
     trend: Option<u16>,
     counts: bool,
+    /// How long the state has held.
+    since: bool,
 }
 
 impl Columns {
@@ -42,7 +45,11 @@ impl Columns {
             _ => None,
         };
         let counts = cells >= 98;
+        let since = cells >= 110;
         let mut fixed = STATE_CELLS + gauge + RATE_CELLS + 3;
+        if since {
+            fixed += FOR_CELLS + 1;
+        }
         if let Some(t) = trend {
             fixed += t + 1;
         }
@@ -54,16 +61,20 @@ impl Columns {
             gauge,
             trend,
             counts,
+            since,
         }
     }
 
     fn widths(&self) -> Vec<Constraint> {
-        let mut out = vec![
-            Constraint::Length(STATE_CELLS),
+        let mut out = vec![Constraint::Length(STATE_CELLS)];
+        if self.since {
+            out.push(Constraint::Length(FOR_CELLS));
+        }
+        out.extend([
             Constraint::Length(self.name),
             Constraint::Length(self.gauge),
             Constraint::Length(RATE_CELLS),
-        ];
+        ]);
         if let Some(t) = self.trend {
             out.push(Constraint::Length(t));
         }
@@ -84,7 +95,8 @@ pub(super) fn render(
     theme: Theme,
 ) {
     let is_focused = focused(app, Pane::Services);
-    let block = pane(title(snapshot), is_focused, theme);
+    let visible = usize::from(area.height.saturating_sub(3));
+    let block = pane(title(snapshot, app, visible), is_focused, theme);
 
     if snapshot.services.is_empty() {
         let text = vec![
@@ -107,7 +119,11 @@ pub(super) fn render(
     }
 
     let columns = Columns::fit(area.width.saturating_sub(4));
-    let mut header = vec!["STATE", "SERVICE", "SUCCESS", "  RATE"];
+    let mut header = vec!["STATE"];
+    if columns.since {
+        header.push(" FOR");
+    }
+    header.extend(["SERVICE", "SUCCESS", "  RATE"]);
     if columns.trend.is_some() {
         header.push("TREND");
     }
@@ -118,7 +134,7 @@ pub(super) fn render(
     let rows = snapshot
         .services
         .iter()
-        .map(|service| row(service, &columns, theme));
+        .map(|service| row(service, snapshot, &columns, theme));
     let highlight = if is_focused {
         Style::new().add_modifier(Modifier::REVERSED)
     } else {
@@ -135,8 +151,9 @@ pub(super) fn render(
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-/// ` Services · 2 firing · 1 pending `
-fn title(snapshot: &Snapshot) -> String {
+/// ` Services · 2 firing · 1 pending `, and the selected row's position when not every row
+/// fits.
+fn title(snapshot: &Snapshot, app: &AppState, visible: usize) -> String {
     let count = |status| {
         snapshot
             .services
@@ -151,12 +168,32 @@ fn title(snapshot: &Snapshot) -> String {
             title.push_str(&format!(" · {n} {}", status.label().to_lowercase()));
         }
     }
+    let total = snapshot.services.len();
+    if total > visible {
+        title.push_str(&format!(" · {}/{total}", app.selected.min(total - 1) + 1));
+    }
     title.push(' ');
     title
 }
 
-fn row<'a>(service: &ServiceView, columns: &Columns, theme: Theme) -> Row<'a> {
+/// `panel/name` cut to `cells`, followed by ` [rule]` when the service has rows for several
+/// rules; the rule is kept whole and the name is cut instead.
+fn label(service: &ServiceView, snapshot: &Snapshot, cells: usize) -> String {
+    let rules = snapshot
+        .services
+        .iter()
+        .filter(|s| s.panel == service.panel && s.service == service.service)
+        .count();
     let name = format!("{}/{}", service.panel, service.name);
+    if rules < 2 {
+        return fit(&name, cells);
+    }
+    let rule = truncate(&format!(" [{}]", service.rule), cells / 2);
+    let name = truncate(&name, cells.saturating_sub(super::width(&rule)));
+    fit(&format!("{name}{rule}"), cells)
+}
+
+fn row<'a>(service: &ServiceView, snapshot: &Snapshot, columns: &Columns, theme: Theme) -> Row<'a> {
     let rate_style = service
         .success_rate
         .map(|r| theme.rate(r, service.alert_below, service.resolve_above))
@@ -165,15 +202,22 @@ fn row<'a>(service: &ServiceView, columns: &Columns, theme: Theme) -> Row<'a> {
         Some(r) => format!("{:.1}%", r * 100.0),
         None => "—".to_string(),
     };
-    let mut cells = vec![
-        Cell::from(Span::styled(
-            status_text(service.status),
-            theme.status(service.status),
-        )),
-        Cell::from(fit(&name, usize::from(columns.name))),
+    let mut cells = vec![Cell::from(Span::styled(
+        status_text(service.status),
+        theme.status(service.status),
+    ))];
+    if columns.since {
+        let held = service
+            .since
+            .map(|at| super::age(snapshot.at, at))
+            .unwrap_or_default();
+        cells.push(Cell::from(Line::styled(held, theme.dim()).right_aligned()));
+    }
+    cells.extend([
+        Cell::from(label(service, snapshot, usize::from(columns.name))),
         Cell::from(gauge(service, usize::from(columns.gauge), theme)),
         Cell::from(Line::styled(rate, rate_style).right_aligned()),
-    ];
+    ]);
     if let Some(cells_wide) = columns.trend {
         let trend = sparkline(&service.history, usize::from(cells_wide));
         cells.push(Cell::from(Span::styled(trend, theme.dim())));

@@ -202,3 +202,23 @@ fn ages_use_the_largest_unit() {
     assert_eq!(age(now, now + chrono::Duration::seconds(5)), "0s");
     assert_eq!(age(now, now - chrono::Duration::days(3)), "3d");
 }
+
+#[test]
+fn a_long_table_keeps_the_selection_in_view() {
+    let mut snap = fixture::snapshot();
+    let template = snap.services[2].clone();
+    snap.services = (0..40)
+        .map(|i| {
+            let mut row = template.clone();
+            row.service = crate::domain::ServiceId(i);
+            row.name = format!("Service number {i}");
+            row
+        })
+        .collect();
+    let mut app = AppState::new(false);
+    app.selected = 30;
+    let shown = text(&screen(80, 24, &snap, &app, false, None));
+    assert!(shown.contains("31/40"), "{shown}");
+    let selected = shown.lines().find(|l| l.contains("▶")).unwrap();
+    assert!(selected.contains("Service number 30"), "{selected}");
+}
