@@ -9,7 +9,8 @@ use crossterm::event::{KeyEvent, KeyEventKind};
 
 use super::keys::{self, Action};
 use super::UiCommand;
-use crate::snapshot::Snapshot;
+use crate::domain::ServiceId;
+use crate::snapshot::{ServiceView, Snapshot};
 
 /// A pane that can take the focus.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,11 +26,31 @@ impl Pane {
     const ORDER: [Pane; 4] = [Pane::Services, Pane::Events, Pane::Deliveries, Pane::Extra];
 }
 
+/// What identifies a services row: the engine sorts rows by these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct RowKey {
+    panel: String,
+    service: ServiceId,
+    rule: String,
+}
+
+impl RowKey {
+    fn of(row: &ServiceView) -> RowKey {
+        RowKey {
+            panel: row.panel.clone(),
+            service: row.service,
+            rule: row.rule.clone(),
+        }
+    }
+}
+
 /// Everything the screen remembers between frames.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppState {
     /// Index into `snapshot.services`.
     pub selected: usize,
+    /// The selected row's identity, so the selection follows it when rows come and go.
+    selected_row: Option<RowKey>,
     pub focus: Pane,
     /// How many events back from the newest the events pane is scrolled; 0 follows the newest.
     pub events_back: usize,
@@ -48,6 +69,7 @@ impl AppState {
     pub fn new(has_extra: bool) -> AppState {
         AppState {
             selected: 0,
+            selected_row: None,
             focus: Pane::Services,
             events_back: 0,
             deliveries_top: 0,
@@ -93,9 +115,25 @@ impl AppState {
         None
     }
 
-    /// Keeps positions within what the snapshot holds; call it when a new snapshot arrives.
+    /// Takes a new snapshot into account: the selection follows its row if the row still
+    /// exists (rows above it may have come or gone), and every position is kept in range.
+    pub fn on_snapshot(&mut self, snapshot: &Snapshot) {
+        let found = self.selected_row.as_ref().and_then(|key| {
+            snapshot
+                .services
+                .iter()
+                .position(|row| RowKey::of(row) == *key)
+        });
+        if let Some(index) = found {
+            self.selected = index;
+        }
+        self.clamp(snapshot);
+    }
+
+    /// Keeps positions within what the snapshot holds and remembers the selected row.
     pub fn clamp(&mut self, snapshot: &Snapshot) {
         self.selected = self.selected.min(snapshot.services.len().saturating_sub(1));
+        self.selected_row = snapshot.services.get(self.selected).map(RowKey::of);
         self.events_back = self
             .events_back
             .min(snapshot.events.len().saturating_sub(1));
@@ -190,6 +228,33 @@ mod tests {
         assert_eq!(app.selected, 1);
         app.clamp(&Snapshot::default());
         assert_eq!(app.selected, 0);
+    }
+
+    #[test]
+    fn the_selection_follows_its_row_when_rows_move() {
+        let snap = fixture::snapshot();
+        let mut app = AppState::new(false);
+        press(&mut app, &snap, KeyCode::Down);
+        press(&mut app, &snap, KeyCode::Down);
+        let chosen = snap.services[2].clone();
+
+        let mut moved = snap.clone();
+        moved.services.remove(0);
+        app.on_snapshot(&moved);
+        assert_eq!(moved.services[app.selected], chosen);
+        moved.services.insert(0, snap.services[0].clone());
+        moved.services.insert(0, snap.services[5].clone());
+        app.on_snapshot(&moved);
+        assert_eq!(moved.services[app.selected], chosen);
+
+        let mut gone = moved.clone();
+        gone.services.retain(|row| *row != chosen);
+        let before = app.selected;
+        app.on_snapshot(&gone);
+        assert_eq!(
+            app.selected, before,
+            "a vanished row leaves the index in place"
+        );
     }
 
     #[test]

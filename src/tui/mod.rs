@@ -74,7 +74,11 @@ impl TuiOptions {
 
 /// Whether colours are wanted: false when `NO_COLOR` is set to anything but the empty string.
 pub fn color_from_env() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    color_wanted(std::env::var_os("NO_COLOR"))
+}
+
+fn color_wanted(no_color: Option<std::ffi::OsString>) -> bool {
+    no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Runs the screen until the user quits (`q`, Ctrl-C) or the snapshot sender is dropped.
@@ -97,6 +101,7 @@ pub async fn run(mut snapshots: watch::Receiver<Snapshot>, options: TuiOptions) 
         .unwrap_or_default();
     let mut snapshot = snapshots.borrow_and_update().clone();
     let mut app = AppState::new(extra_title.is_some());
+    app.on_snapshot(&snapshot);
     let mut pacer = FramePacer::new(options.max_fps);
 
     let _guard = TerminalGuard::enter()?;
@@ -112,7 +117,6 @@ pub async fn run(mut snapshots: watch::Receiver<Snapshot>, options: TuiOptions) 
         }
         if let Some(at) = pacer.due(Instant::now()) {
             if at <= Instant::now() {
-                app.clamp(&snapshot);
                 let extra = extra_title.as_deref().map(|title| Extra {
                     title,
                     lines: &extra_lines,
@@ -153,6 +157,7 @@ pub async fn run(mut snapshots: watch::Receiver<Snapshot>, options: TuiOptions) 
                 Ok(()) => {
                     // Clone at once: the borrow must not be held while drawing.
                     snapshot = snapshots.borrow_and_update().clone();
+                    app.on_snapshot(&snapshot);
                     pacer.dirty();
                 }
                 Err(_) => break,
@@ -283,6 +288,13 @@ mod tests {
         assert_eq!(pacer.due(soon), Some(start + Duration::from_millis(100)));
         let late = start + Duration::from_millis(250);
         assert_eq!(pacer.due(late), Some(late));
+    }
+
+    #[test]
+    fn no_color_set_and_non_empty_turns_colours_off() {
+        assert!(color_wanted(None));
+        assert!(color_wanted(Some("".into())));
+        assert!(!color_wanted(Some("1".into())));
     }
 
     #[test]
