@@ -10,7 +10,7 @@ use crossterm::event::{KeyEvent, KeyEventKind};
 use super::keys::{self, Action};
 use super::UiCommand;
 use crate::domain::ServiceId;
-use crate::snapshot::{ServiceView, Snapshot};
+use crate::snapshot::{EventLine, ServiceView, Snapshot};
 
 /// A pane that can take the focus.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +54,8 @@ pub struct AppState {
     pub focus: Pane,
     /// How many events back from the newest the events pane is scrolled; 0 follows the newest.
     pub events_back: usize,
+    /// The newest event seen, to keep a scrolled-back view still while new events arrive.
+    newest_event: Option<EventLine>,
     /// The first destination line shown in the deliveries pane.
     pub deliveries_top: usize,
     /// How many lines back from the newest the extra pane is scrolled; 0 follows the newest.
@@ -72,6 +74,7 @@ impl AppState {
             selected_row: None,
             focus: Pane::Services,
             events_back: 0,
+            newest_event: None,
             deliveries_top: 0,
             extra_back: 0,
             help: false,
@@ -127,6 +130,19 @@ impl AppState {
         if let Some(index) = found {
             self.selected = index;
         }
+
+        // Extra pane lines carry no identity, so that pane does shift while scrolled back.
+        if self.events_back > 0 {
+            let arrived = self.newest_event.as_ref().and_then(|newest| {
+                let events = &snapshot.events;
+                events
+                    .iter()
+                    .rposition(|e| e == newest)
+                    .map(|at| events.len() - 1 - at)
+            });
+            self.events_back += arrived.unwrap_or(0);
+        }
+        self.newest_event = snapshot.events.last().cloned();
         self.clamp(snapshot);
     }
 
@@ -305,6 +321,34 @@ mod tests {
         press(&mut app, &snap, KeyCode::Up);
         assert_eq!(app.events_back, 1);
         assert_eq!(app.selected, 0, "the service selection does not move");
+    }
+
+    #[test]
+    fn a_scrolled_back_event_view_stays_put_when_events_arrive() {
+        let snap = fixture::snapshot();
+        let mut app = AppState::new(false);
+        app.on_snapshot(&snap);
+        app.events_back = 3;
+
+        let mut newer = snap.clone();
+        newer.events.remove(0);
+        for summary in ["one", "two"] {
+            newer.events.push(EventLine {
+                at: snap.at,
+                kind: "test".into(),
+                summary: summary.into(),
+            });
+        }
+        app.on_snapshot(&newer);
+        assert_eq!(app.events_back, 5);
+
+        app.events_back = 0;
+        newer.events.push(snap.events[0].clone());
+        app.on_snapshot(&newer);
+        assert_eq!(
+            app.events_back, 0,
+            "a view at the bottom follows the newest"
+        );
     }
 
     #[test]
