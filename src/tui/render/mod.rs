@@ -5,21 +5,23 @@
 //! 80x24 and up:
 //!
 //! ```text
-//!  panelwatch                                      16:04:05 UTC · 3 panels · 8 services
-//!  ● main 12s ago 340ms   ✖ reseller down 5m: HTTP 502…   … new-panel starting     header
-//! ┌ Services · 2 firing · 1 pending ───────────────────────────────────────────────┐
-//! │  STATE     SERVICE              SUCCESS       RATE  TREND   DONE/PART/CNCL RUN  │
-//! │▶ ✖ FIRING  main/IG Followers    ███████▌·|··  62.3% ▇▇▆▆▅▅  31/4/15         9  │ services
-//! │  ✔ OK      main/IG Likes        ████████|███  97.0% ▇▇▇▇▇   120/2/2        14  │
-//! └────────────────────────────────────────────────────────────────────────────────┘
-//! ┌ Events ───────────────────────────────────┐┌ Deliveries ────────────────────────┐
-//! │16:00:00 alert.fired  FIRING main / …      ││2 pending · 1 retrying · 3 dead     │
-//! │16:03:25 panel.up     PANEL UP main        ││● ops-slack (slack) 200 OK · 4m ago │
-//! │                                           │└────────────────────────────────────┘
-//! │                                           │┌ Extra pane (optional) ─────────────┐
-//! │                                           ││lines the caller sends              │
-//! └───────────────────────────────────────────┘└────────────────────────────────────┘
-//!  q quit  ? help  ↑/k up  ↓/j down  Tab pane ...          16:04:00 config reloaded  hint
+//!  panelwatch                     16:04:05 UTC · 3 panels · 8 services · 2 firing   header:
+//!  ● main 12s ago in 340ms   ✖ reseller down 5m: HTTP 502 Bad Ga… 1m ago            title,
+//!  … new-panel starting                                                             panels
+//! ┏▸ Services · 2 firing · 2 pending ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓
+//! ┃  STATE     SERVICE                               SUCCESS        RATE TREND   ┃ services
+//! ┃▶ ✖ FIRING  main/IG Followers [Real, Refill 30d]  ███████··|··  62.3% ▇▇▇▆▆▆▅▅┃ (wider:
+//! ┃  ✔ OK      main/IG Likes                         █████████|█▌  97.0%    █████┃ FOR and
+//! ┃  ○ NO DATA main/Telegram Members                 ·········|··      —         ┃ counts)
+//! ┗━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┛
+//! ┌ Events ────────────────────────────────────┐┌ Deliveries ────────────────────┐
+//! │15:59:05 PANEL DOWN reseller: HTTP 502 Bad …││2 pending · 1 retrying · 3 dead │
+//! │16:00:05 PANEL UP main         (newest last)││● ops-slack 200 OK in 41 ms · 4…│
+//! │                                            │└────────────────────────────────┘
+//! │                                            │┌ extra pane, when given ────────┐
+//! │                                            ││16:04:01 POST /hook panel.up …  │
+//! └────────────────────────────────────────────┘└────────────────────────────────┘
+//!  q quit  ? help  ↑/k up  ↓/j down      16:04:00 config reloaded: 3 panels, 4 r…  hints
 //! ```
 //!
 //! The help overlay (`?`) is drawn over the middle. Columns of the services table that matter
