@@ -63,8 +63,11 @@ pub struct AppState {
     pub help: bool,
     /// Whether the extra pane exists, so focus can skip it.
     pub has_extra: bool,
-    /// Lines a page scroll moves; the run loop sets it from the terminal's height.
-    pub page: usize,
+    /// Lines the events pane shows at once; a page scroll moves by this much.
+    pub events_rows: usize,
+    /// Lines the extra pane shows at once, and how many it has.
+    pub extra_rows: usize,
+    pub extra_len: usize,
 }
 
 impl AppState {
@@ -79,13 +82,21 @@ impl AppState {
             extra_back: 0,
             help: false,
             has_extra,
-            page: 8,
+            events_rows: 8,
+            extra_rows: 8,
+            extra_len: 0,
         }
     }
 
-    /// Sets the page size from the terminal's height: about a third of the screen.
-    pub fn set_height(&mut self, rows: u16) {
-        self.page = usize::from(rows / 3).max(1);
+    /// Tells the state how many lines the log panes show (from `render::layout`) and how
+    /// many lines the extra pane has, so scrolling stops where the content does.
+    pub fn set_log_rows(&mut self, events_rows: usize, extra_rows: usize, extra_len: usize) {
+        self.events_rows = events_rows.max(1);
+        self.extra_rows = extra_rows.max(1);
+        self.extra_len = extra_len;
+        self.extra_back = self
+            .extra_back
+            .min(extra_len.saturating_sub(self.extra_rows));
     }
 
     /// Applies a key press. Returns the command for the rest of the program, if the key asks
@@ -111,8 +122,10 @@ impl AppState {
             Action::Down => self.step(true),
             Action::Top => self.jump(true),
             Action::Bottom => self.jump(false),
-            Action::PageUp => self.events_back = self.events_back.saturating_add(self.page),
-            Action::PageDown => self.events_back = self.events_back.saturating_sub(self.page),
+            Action::PageUp => self.events_back = self.events_back.saturating_add(self.events_rows),
+            Action::PageDown => {
+                self.events_back = self.events_back.saturating_sub(self.events_rows)
+            }
         }
         self.clamp(snapshot);
         None
@@ -150,9 +163,13 @@ impl AppState {
     pub fn clamp(&mut self, snapshot: &Snapshot) {
         self.selected = self.selected.min(snapshot.services.len().saturating_sub(1));
         self.selected_row = snapshot.services.get(self.selected).map(RowKey::of);
+        // Scrolling back stops when the oldest event reaches the top of the pane.
         self.events_back = self
             .events_back
-            .min(snapshot.events.len().saturating_sub(1));
+            .min(snapshot.events.len().saturating_sub(self.events_rows));
+        self.extra_back = self
+            .extra_back
+            .min(self.extra_len.saturating_sub(self.extra_rows));
         self.deliveries_top = self
             .deliveries_top
             .min(snapshot.deliveries.destinations.len().saturating_sub(1));
@@ -189,7 +206,7 @@ impl AppState {
     fn jump(&mut self, top: bool) {
         // Large values are clamped to the last row by `clamp` (or by rendering, for the extra
         // pane whose lines the snapshot does not hold).
-        let far = usize::MAX;
+        let far = usize::MAX / 2;
         match (self.focus, top) {
             (Pane::Services, true) => self.selected = 0,
             (Pane::Services, false) => self.selected = far,
@@ -303,16 +320,20 @@ mod tests {
     fn events_scroll_back_by_pages_and_follow_again() {
         let snap = fixture::snapshot();
         let mut app = AppState::new(false);
-        app.page = 2;
+        app.events_rows = 2;
         press(&mut app, &snap, KeyCode::PageUp);
         assert_eq!(app.events_back, 2);
         press(&mut app, &snap, KeyCode::PageUp);
         press(&mut app, &snap, KeyCode::PageUp);
         press(&mut app, &snap, KeyCode::PageUp);
         press(&mut app, &snap, KeyCode::PageUp);
-        assert_eq!(app.events_back, snap.events.len() - 1);
+        assert_eq!(
+            app.events_back,
+            snap.events.len() - 2,
+            "the oldest is at the top"
+        );
         press(&mut app, &snap, KeyCode::PageDown);
-        assert_eq!(app.events_back, snap.events.len() - 3);
+        assert_eq!(app.events_back, snap.events.len() - 4);
 
         press(&mut app, &snap, KeyCode::Tab);
         assert_eq!(app.focus, Pane::Events);
@@ -327,6 +348,7 @@ mod tests {
     fn a_scrolled_back_event_view_stays_put_when_events_arrive() {
         let snap = fixture::snapshot();
         let mut app = AppState::new(false);
+        app.events_rows = 2;
         app.on_snapshot(&snap);
         app.events_back = 3;
 
@@ -349,6 +371,20 @@ mod tests {
             app.events_back, 0,
             "a view at the bottom follows the newest"
         );
+    }
+
+    #[test]
+    fn the_extra_pane_scrolls_within_its_lines() {
+        let snap = fixture::snapshot();
+        let mut app = AppState::new(true);
+        app.set_log_rows(4, 3, 10);
+        app.focus = Pane::Extra;
+        press(&mut app, &snap, KeyCode::Char('g'));
+        assert_eq!(app.extra_back, 7);
+        press(&mut app, &snap, KeyCode::Down);
+        assert_eq!(app.extra_back, 6);
+        app.set_log_rows(4, 3, 5);
+        assert_eq!(app.extra_back, 2, "fewer lines pull the view back");
     }
 
     #[test]

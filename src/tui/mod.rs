@@ -106,7 +106,6 @@ pub async fn run(mut snapshots: watch::Receiver<Snapshot>, options: TuiOptions) 
 
     let _guard = TerminalGuard::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    app.set_height(terminal.size()?.height);
     let mut keys = EventStream::new();
 
     loop {
@@ -121,8 +120,20 @@ pub async fn run(mut snapshots: watch::Receiver<Snapshot>, options: TuiOptions) 
                     title,
                     lines: &extra_lines,
                 });
-                terminal
-                    .draw(|frame| render::draw(frame, &snapshot, &app, &render_options, extra))?;
+                let mut areas = None;
+                terminal.draw(|frame| {
+                    render::draw(frame, &snapshot, &app, &render_options, extra);
+                    areas = Some(render::layout(
+                        frame.area(),
+                        &snapshot,
+                        &render_options.title,
+                        extra.is_some(),
+                    ));
+                })?;
+                if let Some(areas) = areas {
+                    let (events_rows, extra_rows) = areas.log_rows();
+                    app.set_log_rows(events_rows, extra_rows, extra_lines.len());
+                }
                 pacer.drawn(Instant::now());
                 continue;
             }
@@ -144,9 +155,8 @@ pub async fn run(mut snapshots: watch::Receiver<Snapshot>, options: TuiOptions) 
                     }
                     pacer.dirty();
                 }
-                Some(Ok(Event::Resize(_, rows))) => {
+                Some(Ok(Event::Resize(..))) => {
                     terminal.autoresize()?;
-                    app.set_height(rows);
                     pacer.dirty();
                 }
                 Some(Ok(_)) => {}

@@ -35,7 +35,7 @@ mod logs;
 mod services;
 
 use chrono::{DateTime, Utc};
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::border;
 use ratatui::text::Line;
@@ -62,6 +62,66 @@ pub struct Extra<'a> {
     pub lines: &'a [String],
 }
 
+/// Where each part of the screen goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Areas {
+    pub header: Rect,
+    pub services: Rect,
+    pub events: Rect,
+    pub deliveries: Rect,
+    pub extra: Option<Rect>,
+    pub hints: Rect,
+}
+
+impl Areas {
+    /// The lines the log panes show at once, inside their borders: (events, extra).
+    pub fn log_rows(&self) -> (usize, usize) {
+        let inner = |r: Rect| usize::from(r.height.saturating_sub(2));
+        (inner(self.events), self.extra.map_or(0, inner))
+    }
+}
+
+/// Lays out a screen of `area`'s size for `snapshot`, with or without the extra pane.
+pub fn layout(area: Rect, snapshot: &Snapshot, title: &str, has_extra: bool) -> Areas {
+    let head = header::lines(snapshot, title, area, Theme { color: false });
+    let head_height = u16::try_from(head.len()).unwrap_or(u16::MAX);
+    let [header, body, hints] = Layout::vertical([
+        Constraint::Length(head_height),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+
+    // The table takes what its rows need, leaving the panes below at least 7 rows.
+    let wanted = u16::try_from(snapshot.services.len()).unwrap_or(u16::MAX);
+    let rows = wanted.saturating_add(3).max(5);
+    let services_height = rows.min(body.height.saturating_sub(7).max(5));
+    let [services, lower] =
+        Layout::vertical([Constraint::Length(services_height), Constraint::Min(0)]).areas(body);
+
+    let [events, right] =
+        Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(lower);
+    let (deliveries, extra) = if has_extra {
+        let wanted = deliveries::height(snapshot, right.width);
+        let [top, rest] = Layout::vertical([
+            Constraint::Length(wanted.min(right.height / 2).max(3)),
+            Constraint::Min(0),
+        ])
+        .areas(right);
+        (top, Some(rest))
+    } else {
+        (right, None)
+    };
+    Areas {
+        header,
+        services,
+        events,
+        deliveries,
+        extra,
+        hints,
+    }
+}
+
 /// Draws the whole screen into `frame`.
 pub fn draw(
     frame: &mut Frame,
@@ -74,41 +134,17 @@ pub fn draw(
         color: options.color,
     };
     let area = frame.area();
+    let areas = layout(area, snapshot, &options.title, extra.is_some());
+
     let head = header::lines(snapshot, &options.title, area, theme);
-    let head_height = u16::try_from(head.len()).unwrap_or(u16::MAX);
-    let [top, body, bottom] = Layout::vertical([
-        Constraint::Length(head_height),
-        Constraint::Min(0),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    frame.render_widget(ratatui::widgets::Paragraph::new(head), top);
-
-    let wanted = u16::try_from(snapshot.services.len()).unwrap_or(u16::MAX);
-    let rows = wanted.saturating_add(3).max(5);
-    let services_height = rows.min(body.height.saturating_sub(7).max(5));
-    let [table, lower] =
-        Layout::vertical([Constraint::Length(services_height), Constraint::Min(0)]).areas(body);
-    services::render(frame, table, snapshot, app, theme);
-
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(lower);
-    logs::render_events(frame, left, snapshot, app, theme);
-    match extra {
-        Some(extra) => {
-            let wanted = deliveries::height(snapshot, right.width);
-            let [top, rest] = Layout::vertical([
-                Constraint::Length(wanted.min(right.height / 2).max(3)),
-                Constraint::Min(0),
-            ])
-            .areas(right);
-            deliveries::render(frame, top, snapshot, app, theme);
-            logs::render_extra(frame, rest, extra, app, theme);
-        }
-        None => deliveries::render(frame, right, snapshot, app, theme),
+    frame.render_widget(ratatui::widgets::Paragraph::new(head), areas.header);
+    services::render(frame, areas.services, snapshot, app, theme);
+    logs::render_events(frame, areas.events, snapshot, app, theme);
+    deliveries::render(frame, areas.deliveries, snapshot, app, theme);
+    if let (Some(extra), Some(rect)) = (extra, areas.extra) {
+        logs::render_extra(frame, rect, extra, app, theme);
     }
-
-    footer::render_hints(frame, bottom, snapshot, app, theme);
+    footer::render_hints(frame, areas.hints, snapshot, app, theme);
     if app.help {
         footer::render_help(frame, area, theme);
     }
