@@ -85,7 +85,14 @@ fn color_wanted(no_color: Option<std::ffi::OsString>) -> bool {
 ///
 /// A frame is drawn when the snapshot changes, a key arrives or the terminal is resized, at
 /// most `max_fps` times per second; the terminal is restored before returning, on error too,
-/// and by a panic hook if something panics meanwhile.
+/// and by a panic hook if something panics meanwhile. [`UiCommand::Quit`] is sent on
+/// `options.commands` when the user quits.
+///
+/// # Errors
+///
+/// Fails when the terminal cannot be put into raw mode or written to, or when reading keys
+/// fails; the terminal is restored first. Also fails if a panic elsewhere made the panic
+/// hook restore the terminal while the screen was running.
 pub async fn run(mut snapshots: watch::Receiver<Snapshot>, options: TuiOptions) -> io::Result<()> {
     let render_options = RenderOptions {
         title: options.title,

@@ -194,10 +194,9 @@ fn label(service: &ServiceView, snapshot: &Snapshot, cells: usize) -> String {
 }
 
 fn row<'a>(service: &ServiceView, snapshot: &Snapshot, columns: &Columns, theme: Theme) -> Row<'a> {
-    let rate_style = service
-        .success_rate
-        .map(|r| theme.rate(r, service.alert_below, service.resolve_above))
-        .unwrap_or(theme.dim());
+    let rate_style = service.success_rate.map_or(theme.dim(), |r| {
+        theme.rate(r, service.alert_below, service.resolve_above)
+    });
     let rate = match service.success_rate {
         Some(r) => format!("{:.1}%", r * 100.0),
         None => "—".to_string(),
