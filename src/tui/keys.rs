@@ -144,7 +144,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[key(KeyCode::BackTab)],
         shown: "S-Tab",
-        description: "focus the previous pane",
+        description: "focus the previous pane (Shift-Tab)",
         hint: None,
         action: Action::PrevPane,
         context: Context::Main,
