@@ -207,11 +207,8 @@ async fn run(config: Config, path: PathBuf, headless: bool) -> anyhow::Result<()
     if headless {
         panelwatch::runtime::wait_for_signal().await;
     } else {
-        let options = panelwatch::tui::TuiOptions {
-            title,
-            max_fps,
-            ..Default::default()
-        };
+        let mut options = panelwatch::tui::TuiOptions::new(title);
+        options.max_fps = max_fps;
         tokio::select! {
             result = panelwatch::tui::run(monitor.snapshots(), options) => result?,
             _ = panelwatch::runtime::wait_for_signal() => {}

@@ -117,12 +117,9 @@ pub async fn run(state_dir: &Path, headless: bool) -> Result<(), DemoError> {
             }
         }
     } else {
-        let options = crate::tui::TuiOptions {
-            title: "panelwatch demo · simulated panel".into(),
-            max_fps,
-            extra_pane: Some(("Webhook receiver".into(), receiver.lines())),
-            ..Default::default()
-        };
+        let mut options = crate::tui::TuiOptions::new("panelwatch demo · simulated panel");
+        options.max_fps = max_fps;
+        options.extra_pane = Some(("Webhook receiver".into(), receiver.lines()));
         tokio::select! {
             result = crate::tui::run(monitor.snapshots(), options) => result?,
             _ = crate::runtime::wait_for_signal() => {}
