@@ -313,12 +313,10 @@ impl Engine {
                 let figures = match (figures.get(&service), previous) {
                     (Some(f), _) => f.clone(),
                     (None, Some(p)) if !readable => p.stats.clone(),
-                    (None, p) => ServiceStats {
-                        name: p.map(|t| t.stats.name.clone()).unwrap_or_default(),
-                        provider: p.and_then(|t| t.stats.provider.clone()),
-                        counts: Default::default(),
-                        success_rate: None,
-                    },
+                    (None, p) => ServiceStats::empty(
+                        p.map(|t| t.stats.name.clone()).unwrap_or_default(),
+                        p.and_then(|t| t.stats.provider.clone()),
+                    ),
                 };
                 let rate = if readable {
                     figures.judged_rate(rule.min_orders)
@@ -480,6 +478,10 @@ impl Engine {
                     status,
                     since,
                     history: t.history.iter().copied().collect(),
+                    window: rule.window_text.clone(),
+                    quiet: None,
+                    providers: t.stats.providers.clone(),
+                    problem_orders: t.stats.problems.clone(),
                 })
             })
             .collect();
@@ -492,6 +494,14 @@ impl Engine {
             events: self.lines.iter().cloned().collect(),
             deliveries,
             notice: self.notice.clone(),
+            timezone: Some(self.config.monitor.timezone),
+            mutes: Vec::new(),
+            destinations: self
+                .config
+                .webhooks
+                .iter()
+                .map(|d| d.name.clone())
+                .collect(),
         }
     }
 }
@@ -802,12 +812,7 @@ secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
                 &config.rules[0],
                 "main",
                 ServiceId(1),
-                &ServiceStats {
-                    name: "x".into(),
-                    provider: None,
-                    counts: Default::default(),
-                    success_rate: Some(0.1),
-                },
+                &ServiceStats::empty("x".into(), None),
             )),
         );
         assert_eq!(route(&config, &fired), vec!["backend".to_string()]);

@@ -14,7 +14,11 @@ use panelwatch::runtime::{ConfigSource, Monitor};
 use panelwatch::store::{DeliveryState, Store};
 
 #[derive(Parser)]
-#[command(name = "panelwatch", version, about = "Watches SMM panel services and sends signed webhook alerts when they fail")]
+#[command(
+    name = "panelwatch",
+    version,
+    about = "Watches SMM panel services and sends signed webhook alerts when they fail"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -227,15 +231,24 @@ fn deliveries(config: &Config, action: Option<DeliveriesAction>) -> anyhow::Resu
                 anyhow::bail!("say which delivery to retry: an id, or --all-dead");
             }
             let n = store.requeue_dead(id, chrono::Utc::now())?;
-            println!("{n} dead letter(s) queued for one more attempt; a running panelwatch sends them");
+            println!(
+                "{n} dead letter(s) queued for one more attempt; a running panelwatch sends them"
+            );
         }
         None => {
-            let states = [DeliveryState::Pending, DeliveryState::Retrying, DeliveryState::Dead];
+            let states = [
+                DeliveryState::Pending,
+                DeliveryState::Retrying,
+                DeliveryState::Dead,
+            ];
             let list = store.deliveries(&states, 500)?;
             if list.is_empty() {
                 println!("no pending, retrying or dead deliveries");
             }
-            println!("{:>6}  {:<9} {:<16} {:<20} {:>8}  {:<20}  last outcome", "id", "state", "destination", "event", "attempts", "next attempt");
+            println!(
+                "{:>6}  {:<9} {:<16} {:<20} {:>8}  {:<20}  last outcome",
+                "id", "state", "destination", "event", "attempts", "next attempt"
+            );
             for d in list {
                 let next = match d.state {
                     DeliveryState::Dead => "-".to_string(),

@@ -65,11 +65,8 @@ impl Monitor {
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (config_tx, config_rx) = watch::channel(Arc::clone(&config));
-        let dispatcher = dispatch::Dispatcher::spawn(
-            Arc::clone(&store),
-            config_rx,
-            shutdown_rx.clone(),
-        );
+        let dispatcher =
+            dispatch::Dispatcher::spawn(Arc::clone(&store), config_rx, shutdown_rx.clone());
         let initial = engine.snapshot(Utc::now(), dispatch::delivery_view(&store, &config));
         let (snap_tx, snapshots) = watch::channel(initial);
         let (reload_tx, reload_rx) = mpsc::channel(4);
@@ -178,7 +175,8 @@ async fn engine_loop(mut l: EngineLoop) {
         }
         let config = Arc::clone(l.engine.config());
         let view = dispatch::delivery_view(&l.store, &config);
-        l.snapshots.send_replace(l.engine.snapshot(Utc::now(), view));
+        l.snapshots
+            .send_replace(l.engine.snapshot(Utc::now(), view));
     }
     pollers.stop_all();
 }

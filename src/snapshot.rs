@@ -20,6 +20,20 @@ pub struct Snapshot {
     pub deliveries: DeliveryView,
     /// A passing message for the status line (config reloaded, action done), with its time.
     pub notice: Option<(DateTime<Utc>, String)>,
+    /// The configured `monitor.timezone`, for showing local times; `None` is UTC.
+    pub timezone: Option<chrono_tz::Tz>,
+    /// Mutes in force.
+    pub mutes: Vec<MuteView>,
+    /// Destination names, for actions such as sending a test alert.
+    pub destinations: Vec<String>,
+}
+
+/// A mute in force: alerts about its target are recorded but not delivered until `until`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MuteView {
+    /// `main` (a panel), `main/17` (a service), `main/provider:NAME` (a provider).
+    pub target: String,
+    pub until: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +101,32 @@ pub struct ServiceView {
     pub since: Option<DateTime<Utc>>,
     /// Success rate after each poll, oldest first, for sparklines; bounded.
     pub history: Vec<f64>,
+    /// The rule's window as configured (`6h`).
+    pub window: String,
+    /// Until when alerts about this service are muted or in a maintenance window, and why.
+    pub quiet: Option<String>,
+    /// Figures per upstream provider within the window, busiest first.
+    pub providers: Vec<ProviderLine>,
+    /// Recent failed (canceled, refunded, partial) and stuck orders, newest first; bounded.
+    pub problem_orders: Vec<OrderLine>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProviderLine {
+    pub provider: String,
+    pub counts: OrderCounts,
+    pub success_rate: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderLine {
+    pub id: u64,
+    pub created: DateTime<Utc>,
+    /// The status as the screen shows it (`Canceled`, `Partial`, `Pending (stuck)`).
+    pub status: String,
+    pub quantity: Option<u64>,
+    pub remains: Option<u64>,
+    pub provider: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -14,6 +14,10 @@ use chrono::{DateTime, Utc};
 
 use crate::config::RuleConfig;
 use crate::domain::{Order, OrderCounts, OrderId, OrderStatus, ServiceId};
+use crate::snapshot::{OrderLine, ProviderLine};
+
+/// Problem orders kept per service for the detail view.
+const PROBLEMS_KEPT: usize = 20;
 
 /// One service's figures under one rule.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,9 +28,25 @@ pub struct ServiceStats {
     pub counts: OrderCounts,
     /// `None` when no order finished in the window.
     pub success_rate: Option<f64>,
+    /// The same figures per upstream provider, busiest first.
+    pub providers: Vec<ProviderLine>,
+    /// Recent failed and stuck orders, newest first, at most [`PROBLEMS_KEPT`].
+    pub problems: Vec<OrderLine>,
 }
 
 impl ServiceStats {
+    /// Figures with no orders behind them.
+    pub fn empty(name: String, provider: Option<String>) -> ServiceStats {
+        ServiceStats {
+            name,
+            provider,
+            counts: OrderCounts::default(),
+            success_rate: None,
+            providers: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
     /// The rate, if enough orders finished for the rule to judge it.
     pub fn judged_rate(&self, min_orders: u32) -> Option<f64> {
         if self.counts.finished() >= min_orders.max(1) {
@@ -100,6 +120,20 @@ pub fn per_service(
     acc.into_iter().map(|(id, a)| (id, a.finish())).collect()
 }
 
+/// Counts and the delivered sum: what a rate is made of.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    counts: OrderCounts,
+    delivered: f64,
+}
+
+impl Tally {
+    fn rate(&self) -> Option<f64> {
+        let finished = self.counts.finished();
+        (finished > 0).then(|| self.delivered / f64::from(finished))
+    }
+}
+
 #[derive(Default)]
 struct Accumulator {
     name: String,
@@ -107,10 +141,42 @@ struct Accumulator {
     provider: Option<String>,
     counts: OrderCounts,
     delivered: f64,
+    providers: BTreeMap<String, Tally>,
+    problems: Vec<OrderLine>,
 }
 
 impl Accumulator {
     fn add(&mut self, order: &Order, rule: &RuleConfig, now: DateTime<Utc>) {
+        let before = self.counts;
+        self.count(order, rule, now);
+        let added = diff(self.counts, before);
+        let delivered = order.delivered_fraction().unwrap_or(0.0);
+        let provider = order.provider.clone().unwrap_or_else(|| "(none)".into());
+        let tally = self.providers.entry(provider).or_default();
+        tally.counts = sum(tally.counts, added);
+        tally.delivered += delivered;
+        let failed = matches!(
+            order.status,
+            OrderStatus::Canceled | OrderStatus::Refunded | OrderStatus::Partial
+        );
+        if failed || added.stuck > 0 {
+            let status = if added.stuck > 0 {
+                format!("{} (stuck)", order.status)
+            } else {
+                order.status.to_string()
+            };
+            self.problems.push(OrderLine {
+                id: order.id.0,
+                created: order.created,
+                status,
+                quantity: order.quantity,
+                remains: order.remains,
+                provider: order.provider.clone(),
+            });
+        }
+    }
+
+    fn count(&mut self, order: &Order, rule: &RuleConfig, now: DateTime<Utc>) {
         if self.newest.is_none_or(|t| order.created >= t) {
             self.newest = Some(order.created);
             if !order.service_name.is_empty() {
@@ -142,14 +208,52 @@ impl Accumulator {
         self.delivered += order.delivered_fraction().unwrap_or(0.0);
     }
 
-    fn finish(self) -> ServiceStats {
-        let finished = self.counts.finished();
+    fn finish(mut self) -> ServiceStats {
+        let total = Tally {
+            counts: self.counts,
+            delivered: self.delivered,
+        };
+        let mut providers: Vec<ProviderLine> = self
+            .providers
+            .into_iter()
+            .map(|(provider, t)| ProviderLine {
+                provider,
+                counts: t.counts,
+                success_rate: t.rate(),
+            })
+            .collect();
+        providers.sort_by_key(|p| std::cmp::Reverse(p.counts.finished() + p.counts.running));
+        self.problems
+            .sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
+        self.problems.truncate(PROBLEMS_KEPT);
         ServiceStats {
             name: self.name,
             provider: self.provider,
             counts: self.counts,
-            success_rate: (finished > 0).then(|| self.delivered / f64::from(finished)),
+            success_rate: total.rate(),
+            providers,
+            problems: self.problems,
         }
+    }
+}
+
+fn diff(a: OrderCounts, b: OrderCounts) -> OrderCounts {
+    OrderCounts {
+        completed: a.completed - b.completed,
+        partial: a.partial - b.partial,
+        canceled: a.canceled - b.canceled,
+        running: a.running - b.running,
+        stuck: a.stuck - b.stuck,
+    }
+}
+
+fn sum(a: OrderCounts, b: OrderCounts) -> OrderCounts {
+    OrderCounts {
+        completed: a.completed + b.completed,
+        partial: a.partial + b.partial,
+        canceled: a.canceled + b.canceled,
+        running: a.running + b.running,
+        stuck: a.stuck + b.stuck,
     }
 }
 
@@ -229,6 +333,12 @@ mod tests {
         assert!((s.success_rate.unwrap() - 0.4).abs() < 1e-9);
         assert_eq!(s.judged_rate(3), s.success_rate);
         assert_eq!(s.judged_rate(5), None);
+        // The detail view's figures: one provider, the failed and stuck orders newest first.
+        assert_eq!(s.providers.len(), 1);
+        assert_eq!(s.providers[0].counts, s.counts);
+        let ids: Vec<u64> = s.problems.iter().map(|p| p.id).collect();
+        assert_eq!(ids, vec![2, 3, 4, 7]);
+        assert_eq!(s.problems[3].status, "Pending (stuck)");
     }
 
     #[test]

@@ -113,14 +113,21 @@ async fn a_failing_service_alerts_once_per_destination_and_resolves_once() {
 
     sim.set_orders(orders(20));
     wait_until("alert.fired at both destinations", LIMIT, || {
-        receiver.of_type("custom", "alert.fired").len() == 1
-            && !receiver.at("slack").is_empty()
+        receiver.of_type("custom", "alert.fired").len() == 1 && !receiver.at("slack").is_empty()
     })
     .await;
     polls(&sim, 5).await;
     let fired = receiver.of_type("custom", "alert.fired");
-    assert_eq!(fired.len(), 1, "exactly one fired at the custom destination");
-    assert_eq!(receiver.at("slack").len(), 1, "exactly one message at Slack");
+    assert_eq!(
+        fired.len(),
+        1,
+        "exactly one fired at the custom destination"
+    );
+    assert_eq!(
+        receiver.at("slack").len(),
+        1,
+        "exactly one message at Slack"
+    );
     verify_standard(SECRET, &fired[0]).expect("the standardwebhooks crate verifies it");
     let body = fired[0].json();
     assert_eq!(fired[0].header("webhook-id"), body["id"].as_str().unwrap());
@@ -132,8 +139,7 @@ async fn a_failing_service_alerts_once_per_destination_and_resolves_once() {
 
     sim.set_orders(orders(40));
     wait_until("alert.resolved", LIMIT, || {
-        receiver.of_type("custom", "alert.resolved").len() == 1
-            && receiver.at("slack").len() == 2
+        receiver.of_type("custom", "alert.resolved").len() == 1 && receiver.at("slack").len() == 2
     })
     .await;
     polls(&sim, 5).await;
@@ -168,8 +174,14 @@ async fn panel_fault_gives_a_panel_event_and_no_service_alert(fault: Fault) {
     assert!(receiver.of_type("custom", "alert.fired").is_empty());
     let down = receiver.of_type("custom", "panel.down")[0].json();
     let reason = down["data"]["reason"].as_str().unwrap();
-    assert!(!reason.contains(sim.api_key()), "the key never leaks: {reason}");
-    assert!(!bin.log().contains(sim.api_key()), "the key never reaches the log");
+    assert!(
+        !reason.contains(sim.api_key()),
+        "the key never leaks: {reason}"
+    );
+    assert!(
+        !bin.log().contains(sim.api_key()),
+        "the key never reaches the log"
+    );
 
     // Recovery: panel.up; the bad orders are real now and fire, once.
     sim.set_fault(Fault::None);
@@ -207,7 +219,11 @@ async fn a_restart_mid_incident_sends_nothing_new() {
 
     let bin = start(&config, &sim);
     polls(&sim, 8).await;
-    assert_eq!(receiver.at("custom").len(), 1, "no second fired after the restart");
+    assert_eq!(
+        receiver.at("custom").len(),
+        1,
+        "no second fired after the restart"
+    );
     assert_eq!(receiver.at("slack").len(), 1);
 
     // It recovered while panelwatch was down: exactly one resolved after the next start.
@@ -246,11 +262,19 @@ async fn check_names_the_key_and_line_of_a_mistake() {
 
     // The shipped example itself is valid once its variables are set.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_panelwatch"))
-        .args(["check", "--config", concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")])
+        .args([
+            "check",
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"),
+        ])
         .env("PANEL_ADMIN_KEY", "k")
         .env("SLACK_WEBHOOK_URL", "https://hooks.slack.test/x")
         .env("PANELWATCH_SECRET", SECRET)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

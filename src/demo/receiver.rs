@@ -90,11 +90,18 @@ fn now_hms() -> String {
 }
 
 async fn custom(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
     let id = header("webhook-id").to_string();
     let timestamp: i64 = header("webhook-timestamp").parse().unwrap_or(0);
     let skew = (chrono::Utc::now().timestamp() - timestamp).abs();
-    let valid = shared.key.verify(&id, timestamp, &body, header("webhook-signature"));
+    let valid = shared
+        .key
+        .verify(&id, timestamp, &body, header("webhook-signature"));
     let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let kind = value["type"].as_str().unwrap_or("?");
     let service = value["data"]["service"]["name"].as_str().unwrap_or("");
@@ -105,7 +112,10 @@ async fn custom(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
     if !valid || skew > 300 {
         push(
             &shared,
-            format!("{} /hook REJECTED {kind}: bad signature or stale timestamp", now_hms()),
+            format!(
+                "{} /hook REJECTED {kind}: bad signature or stale timestamp",
+                now_hms()
+            ),
         );
         return StatusCode::UNAUTHORIZED;
     }
@@ -114,7 +124,11 @@ async fn custom(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(id.clone());
-    let note = if fresh { "signature ok" } else { "duplicate id, ignored" };
+    let note = if fresh {
+        "signature ok"
+    } else {
+        "duplicate id, ignored"
+    };
     push(
         &shared,
         format!("{} /hook {kind} {service}{rate} ({note})", now_hms()),

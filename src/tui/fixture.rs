@@ -58,6 +58,10 @@ fn service(row: Row) -> ServiceView {
         status: row.status,
         since: Some(ago(600)),
         history: row.history.to_vec(),
+        window: "6h".into(),
+        quiet: None,
+        providers: Vec::new(),
+        problem_orders: Vec::new(),
     }
 }
 
@@ -224,6 +228,9 @@ pub fn snapshot() -> Snapshot {
             ],
         },
         notice: Some((ago(5), "config reloaded: 3 panels, 4 rules".into())),
+        timezone: None,
+        mutes: Vec::new(),
+        destinations: vec!["ops-slack".into(), "billing-hook".into()],
     }
 }
 

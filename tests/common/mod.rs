@@ -77,11 +77,18 @@ impl Receiver {
         let script = answers
             .into_iter()
             .map(|(s, h, b)| {
-                let h = h.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                let h = h
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
                 (s, h, b.to_string())
             })
             .collect();
-        self.shared.scripts.lock().unwrap().insert(name.to_string(), script);
+        self.shared
+            .scripts
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), script);
     }
 
     pub fn all(&self) -> Vec<Received> {
@@ -151,7 +158,10 @@ async fn record(
 pub async fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
     while !check() {
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -199,7 +209,10 @@ impl Binary {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "panelwatch did not stop on SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "panelwatch did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
