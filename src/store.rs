@@ -353,6 +353,76 @@ impl Store {
         .map_err(self.err("read the next due delivery"))
     }
 
+    /// When the next delivery of a destination that may be attempted falls due: the earliest
+    /// `next_at` among open deliveries that are the oldest open one of their order key. A
+    /// delivery held back by an earlier one of its subject does not count, so a caller that
+    /// sleeps until this time never wakes to find nothing to do.
+    pub fn next_attempt_at(&self, destination: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT MIN(d.next_at) FROM deliveries d
+                 WHERE d.destination = ?1 AND d.state IN ('pending', 'retrying')
+                   AND NOT EXISTS (
+                       SELECT 1 FROM deliveries o
+                       WHERE o.destination = d.destination AND o.order_key = d.order_key
+                         AND o.state IN ('pending', 'retrying') AND o.id < d.id)",
+            )
+            .map_err(self.err("read the next attempt time"))?;
+        stmt.query_row(params![destination], |r| r.get::<_, Option<i64>>(0))
+            .map(|v| v.map(from_ms))
+            .map_err(self.err("read the next attempt time"))
+    }
+
+    /// The destinations that have open (pending or retrying) deliveries.
+    pub fn open_destinations(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT DISTINCT destination FROM deliveries
+                 WHERE state IN ('pending', 'retrying') ORDER BY destination",
+            )
+            .map_err(self.err("list destinations with open deliveries"))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(self.err("list destinations with open deliveries"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("list destinations with open deliveries"))
+    }
+
+    /// Sets the outcome of a destination's open deliveries that were never attempted, without
+    /// counting an attempt: why they are waiting. Returns how many rows changed.
+    pub fn note_waiting(&self, destination: &str, outcome: &str) -> Result<usize, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE deliveries SET last_outcome = ?2
+             WHERE destination = ?1 AND state IN ('pending', 'retrying') AND attempts = 0
+               AND last_outcome IS NOT ?2",
+            params![destination, outcome],
+        )
+        .map_err(self.err("note why deliveries wait"))
+    }
+
+    /// The delivery of one event to one destination.
+    pub fn delivery_of(
+        &self,
+        event_id: &str,
+        destination: &str,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT d.id, e.id, e.type, d.destination, d.state, d.attempts, d.next_at,
+                        d.created_at, d.last_outcome, d.last_status, e.body
+                 FROM deliveries d JOIN events e ON e.seq = d.event_seq
+                 WHERE e.id = ?1 AND d.destination = ?2",
+            )
+            .map_err(self.err("read a delivery"))?;
+        stmt.query_row(params![event_id, destination], delivery_row)
+            .optional()
+            .map_err(self.err("read a delivery"))
+    }
+
     /// Writes back finished attempts, in one transaction.
     pub fn record_attempts(&self, records: &[AttemptRecord]) -> Result<(), StoreError> {
         let mut conn = self.conn();
@@ -665,6 +735,61 @@ mod tests {
 
         assert_eq!(store.requeue_dead(None, at(200)).unwrap(), 1);
         assert_eq!(store.due_deliveries("ops", at(200), 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_next_attempt_ignores_deliveries_held_back_by_their_subject() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let first = panel_event("main", 0);
+        let second = panel_event("main", 1);
+        let batch = Batch {
+            events: vec![(&first, vec!["ops".into()]), (&second, vec!["ops".into()])],
+            states: vec![],
+        };
+        store.commit(&batch, at(0)).unwrap();
+        let due = store.due_deliveries("ops", at(0), 10).unwrap();
+        store
+            .record_attempts(&[AttemptRecord {
+                delivery: due[0].id,
+                result: AttemptResult::Retry(at(60)),
+                status: Some(500),
+                outcome: "HTTP 500".into(),
+                at: at(1),
+            }])
+            .unwrap();
+        assert_eq!(store.next_due("ops").unwrap(), Some(at(0)));
+        assert_eq!(store.next_attempt_at("ops").unwrap(), Some(at(60)));
+        assert_eq!(store.next_attempt_at("nobody").unwrap(), None);
+    }
+
+    #[test]
+    fn waiting_deliveries_can_be_noted_and_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let event = panel_event("main", 0);
+        let batch = Batch {
+            events: vec![(&event, vec!["gone".into(), "ops".into()])],
+            states: vec![],
+        };
+        store.commit(&batch, at(0)).unwrap();
+        assert_eq!(store.open_destinations().unwrap(), vec!["gone", "ops"]);
+        assert_eq!(
+            store
+                .note_waiting("gone", "destination not in config")
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .note_waiting("gone", "destination not in config")
+                .unwrap(),
+            0
+        );
+        let d = store.delivery_of(&event.id.0, "gone").unwrap().unwrap();
+        assert_eq!(d.last_outcome.as_deref(), Some("destination not in config"));
+        assert_eq!(d.attempts, 0);
+        assert!(store.delivery_of(&event.id.0, "nobody").unwrap().is_none());
     }
 
     #[test]
