@@ -506,6 +506,23 @@ impl Engine {
     }
 }
 
+/// The destinations of an event: an alert's rule names them; the rest go to every destination
+/// that wants them.
+fn route(config: &Config, event: &Event) -> Vec<String> {
+    let named: &[String] = match &event.body {
+        EventBody::AlertFired(a) | EventBody::AlertResolved(a) | EventBody::AlertReminder(a) => {
+            config
+                .rules
+                .iter()
+                .find(|r| r.name == a.rule)
+                .map(|r| r.notify.as_slice())
+                .unwrap_or(&[])
+        }
+        _ => &[],
+    };
+    crate::delivery::dispatch::destinations_for(config, event, named)
+}
+
 fn alert_data(rule: &RuleConfig, panel: &str, service: ServiceId, s: &ServiceStats) -> AlertData {
     AlertData {
         panel: panel.to_string(),
@@ -532,33 +549,6 @@ fn line_of(event: &Event) -> EventLine {
         kind: event.kind().to_string(),
         summary: event.summary(),
     }
-}
-
-/// Which destinations get an event: an alert goes to its rule's `notify` list, anything else
-/// to every destination; in both cases only where the destination's `events` filter wants it.
-pub fn route(config: &Config, event: &Event) -> Vec<String> {
-    let kind = event.kind();
-    let named: Option<&[String]> = match &event.body {
-        EventBody::AlertFired(a) | EventBody::AlertResolved(a) | EventBody::AlertReminder(a) => {
-            config
-                .rules
-                .iter()
-                .find(|r| r.name == a.rule)
-                .map(|r| r.notify.as_slice())
-        }
-        _ => None,
-    };
-    config
-        .webhooks
-        .iter()
-        .filter(|d| named.is_none_or(|n| n.contains(&d.name)))
-        .filter(|d| match &event.body {
-            EventBody::Test(t) => t.destination == d.name,
-            EventBody::DestinationDisabled(x) => x.destination != d.name && d.wants(kind),
-            _ => d.wants(kind),
-        })
-        .map(|d| d.name.clone())
-        .collect()
 }
 
 #[cfg(test)]

@@ -275,9 +275,20 @@ async fn test_alert(config: Config, destination: &str) -> anyhow::Result<ExitCod
         eprintln!("panelwatch: no webhook is named {destination:?} in the config");
         return Ok(ExitCode::from(2));
     }
-    let outcome = panelwatch::delivery::dispatch::send_test(&config, destination).await?;
-    println!("{outcome}");
-    Ok(if outcome.delivered() {
+    let store = std::sync::Arc::new(Store::open(&config.monitor.state_dir)?);
+    let outcome = panelwatch::delivery::dispatch::send_test(&config, &store, destination).await?;
+    let status = outcome
+        .status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "no answer".into());
+    println!(
+        "{destination}: {} (status {status}, {} ms, event {})",
+        outcome.outcome,
+        outcome.latency.as_millis(),
+        outcome.event_id
+    );
+    println!("classification: {:?}", outcome.verdict);
+    Ok(if outcome.verdict.is_delivered() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -67,7 +67,7 @@ impl Monitor {
         let (config_tx, config_rx) = watch::channel(Arc::clone(&config));
         let dispatcher =
             dispatch::Dispatcher::spawn(Arc::clone(&store), config_rx, shutdown_rx.clone());
-        let initial = engine.snapshot(Utc::now(), dispatch::delivery_view(&store, &config));
+        let initial = engine.snapshot(Utc::now(), delivery_view(&store, &config));
         let (snap_tx, snapshots) = watch::channel(initial);
         let (reload_tx, reload_rx) = mpsc::channel(4);
         if let Some(path) = source.path {
@@ -117,7 +117,7 @@ struct EngineLoop {
     config_tx: watch::Sender<Arc<Config>>,
     reloads: mpsc::Receiver<Reload>,
     snapshots: watch::Sender<Snapshot>,
-    wake: dispatch::Waker,
+    wake: dispatch::DeliveryWaker,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -174,11 +174,19 @@ async fn engine_loop(mut l: EngineLoop) {
             _ = l.shutdown.changed() => break,
         }
         let config = Arc::clone(l.engine.config());
-        let view = dispatch::delivery_view(&l.store, &config);
+        let view = delivery_view(&l.store, &config);
         l.snapshots
             .send_replace(l.engine.snapshot(Utc::now(), view));
     }
     pollers.stop_all();
+}
+
+/// The outbox figures for the screen; a store error shows as an empty view (and a log line).
+fn delivery_view(store: &Store, config: &Config) -> crate::snapshot::DeliveryView {
+    dispatch::delivery_view(store, config).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot read the outbox figures");
+        Default::default()
+    })
 }
 
 /// Writes an event as one structured log line (headless mode shows these on stderr).

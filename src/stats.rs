@@ -337,7 +337,7 @@ mod tests {
         assert_eq!(s.providers.len(), 1);
         assert_eq!(s.providers[0].counts, s.counts);
         let ids: Vec<u64> = s.problems.iter().map(|p| p.id).collect();
-        assert_eq!(ids, vec![2, 3, 4, 7]);
+        assert_eq!(ids, vec![4, 3, 2, 7]);
         assert_eq!(s.problems[3].status, "Pending (stuck)");
     }
 

@@ -38,6 +38,9 @@ impl Received {
     }
 }
 
+/// One scripted answer: status, headers, body.
+pub type Answer<'a> = (u16, Vec<(&'a str, &'a str)>, &'a str);
+
 /// How the receiver answers one path: a list of (status, body) used in turn, the last repeating.
 type Script = Vec<(u16, Vec<(String, String)>, String)>;
 
@@ -73,7 +76,7 @@ impl Receiver {
     }
 
     /// Scripts the answers of `/{name}`: each entry once, the last one for ever.
-    pub fn script(&self, name: &str, answers: Vec<(u16, Vec<(&str, &str)>, &str)>) {
+    pub fn script(&self, name: &str, answers: Vec<Answer<'_>>) {
         let script = answers
             .into_iter()
             .map(|(s, h, b)| {
