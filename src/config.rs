@@ -89,6 +89,24 @@ pub struct Config {
     pub panels: Vec<PanelConfig>,
     pub rules: Vec<RuleConfig>,
     pub webhooks: Vec<DestinationConfig>,
+    pub maintenance: Vec<MaintenanceConfig>,
+}
+
+/// A recurring maintenance window: alerts about what it covers are recorded but not sent
+/// while it is open (`quiet`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MaintenanceConfig {
+    pub name: String,
+    /// Days of the week the window opens on (in `timezone`); every day when empty.
+    pub days: Vec<chrono::Weekday>,
+    /// Local wall-clock time it opens at.
+    pub start: chrono::NaiveTime,
+    /// How long it stays open, in real time.
+    pub duration: Duration,
+    pub timezone: Tz,
+    /// Panels covered; `None` is every panel.
+    pub panels: Option<Vec<String>>,
+    pub services: Vec<ServiceSelector>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -181,6 +199,16 @@ pub struct RuleConfig {
     pub stuck_running: Duration,
     /// Destination names.
     pub notify: Vec<String>,
+    /// Fire `orders.stuck` when more than this many orders of a service are stuck.
+    pub alert_stuck_above: Option<u32>,
+    /// What one alert is about: each service, or each upstream provider across services.
+    pub group_by: GroupBy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupBy {
+    Service,
+    Provider,
 }
 
 impl RuleConfig {
@@ -383,6 +411,20 @@ struct RawConfig {
     rules: Vec<RawRule>,
     #[serde(default)]
     webhooks: Vec<RawDestination>,
+    #[serde(default)]
+    maintenance: Vec<RawMaintenance>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMaintenance {
+    name: String,
+    days: Option<Vec<String>>,
+    start: String,
+    duration: String,
+    timezone: Option<String>,
+    panels: Option<Vec<String>>,
+    services: Option<Vec<RawSelector>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -444,6 +486,8 @@ struct RawRule {
     stuck_running: Option<String>,
     #[serde(default)]
     notify: Vec<String>,
+    alert_stuck_above: Option<u32>,
+    group_by: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -574,6 +618,13 @@ impl Checker<'_> {
             .map(|(i, r)| self.rule(i, r, &panels, &webhooks))
             .collect();
 
+        let maintenance: Vec<MaintenanceConfig> = raw
+            .maintenance
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| self.maintenance(i, m, monitor.timezone, &panels))
+            .collect();
+
         self.unique("panels", panels.iter().map(|p| p.name.as_str()));
         self.unique("rules", rules.iter().map(|r| r.name.as_str()));
         self.unique("webhooks", webhooks.iter().map(|d| d.name.as_str()));
@@ -591,6 +642,62 @@ impl Checker<'_> {
             panels,
             rules,
             webhooks,
+            maintenance,
+        }
+    }
+
+    fn maintenance(
+        &mut self,
+        i: usize,
+        raw: RawMaintenance,
+        zone: Tz,
+        panels: &[PanelConfig],
+    ) -> MaintenanceConfig {
+        let at = |k| [Seg::Key("maintenance"), Seg::Index(i), Seg::Key(k)];
+        let mut days = Vec::new();
+        for (j, day) in raw.days.iter().flatten().enumerate() {
+            match day.trim().parse::<chrono::Weekday>() {
+                Ok(d) => days.push(d),
+                Err(_) => {
+                    let path = [Seg::Key("maintenance"), Seg::Index(i), Seg::Key("days"), Seg::Index(j)];
+                    self.fail(&path, format!("{day:?} is not a day of the week (mon, tue, ...)"));
+                }
+            }
+        }
+        let start = match chrono::NaiveTime::parse_from_str(raw.start.trim(), "%H:%M") {
+            Ok(t) => t,
+            Err(_) => {
+                self.fail(&at("start"), format!("{:?} is not a time of day as HH:MM", raw.start));
+                chrono::NaiveTime::MIN
+            }
+        };
+        let duration = self.duration(&at("duration"), Some(&raw.duration), secs(3600));
+        if duration.is_zero() || duration > secs(7 * 86_400) {
+            self.fail(&at("duration"), "must be longer than zero and at most 7d");
+        }
+        let timezone = match raw.timezone {
+            None => zone,
+            Some(name) => name.parse::<Tz>().unwrap_or_else(|_| {
+                self.fail(&at("timezone"), format!("{name:?} is not an IANA time zone name"));
+                zone
+            }),
+        };
+        if let Some(names) = &raw.panels {
+            for (j, name) in names.iter().enumerate() {
+                if !panels.iter().any(|p| &p.name == name) {
+                    let path = [Seg::Key("maintenance"), Seg::Index(i), Seg::Key("panels"), Seg::Index(j)];
+                    self.fail(&path, format!("no panel is named {name:?}"));
+                }
+            }
+        }
+        MaintenanceConfig {
+            name: raw.name,
+            days,
+            start,
+            duration,
+            timezone,
+            panels: raw.panels,
+            services: selectors(raw.services),
         }
     }
 
@@ -777,18 +884,17 @@ impl Checker<'_> {
                 self.fail(&path, format!("no webhook is named {name:?}"));
             }
         }
-        let services = match raw.services {
-            None => vec![ServiceSelector::Glob("*".into())],
-            Some(list) => list
-                .into_iter()
-                .map(|s| match s {
-                    RawSelector::Id(id) => ServiceSelector::Id(id),
-                    RawSelector::Text(t) => match t.trim().parse::<u64>() {
-                        Ok(id) => ServiceSelector::Id(id),
-                        Err(_) => ServiceSelector::Glob(t),
-                    },
-                })
-                .collect(),
+        let services = selectors(raw.services);
+        let group_by = match raw.group_by.as_deref() {
+            None | Some("service") => GroupBy::Service,
+            Some("provider") => GroupBy::Provider,
+            Some(other) => {
+                self.fail(
+                    &at("group_by"),
+                    format!("unknown grouping {other:?} (known: \"service\", \"provider\")"),
+                );
+                GroupBy::Service
+            }
         };
         let repeat = raw
             .repeat
@@ -827,6 +933,8 @@ impl Checker<'_> {
                 secs(6 * 3600),
             ),
             notify: raw.notify,
+            alert_stuck_above: raw.alert_stuck_above,
+            group_by,
         }
     }
 
@@ -928,6 +1036,22 @@ impl Checker<'_> {
             bot_token,
             chat_id,
         }
+    }
+}
+
+fn selectors(raw: Option<Vec<RawSelector>>) -> Vec<ServiceSelector> {
+    match raw {
+        None => vec![ServiceSelector::Glob("*".into())],
+        Some(list) => list
+            .into_iter()
+            .map(|s| match s {
+                RawSelector::Id(id) => ServiceSelector::Id(id),
+                RawSelector::Text(t) => match t.trim().parse::<u64>() {
+                    Ok(id) => ServiceSelector::Id(id),
+                    Err(_) => ServiceSelector::Glob(t),
+                },
+            })
+            .collect(),
     }
 }
 

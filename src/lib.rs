@@ -24,6 +24,7 @@ pub mod domain;
 pub mod engine;
 pub mod event;
 pub mod panel;
+pub mod quiet;
 pub mod rules;
 pub mod runtime;
 pub mod sim;

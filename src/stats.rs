@@ -279,6 +279,8 @@ mod tests {
             stuck_pending: Duration::from_secs(900),
             stuck_running: Duration::from_secs(6 * 3600),
             notify: vec![],
+            alert_stuck_above: None,
+            group_by: crate::config::GroupBy::Service,
         }
     }
 

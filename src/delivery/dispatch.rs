@@ -824,6 +824,7 @@ mod tests {
             },
             panels: vec![],
             rules: vec![],
+            maintenance: vec![],
             webhooks: vec![
                 dest("ops", &[]),
                 dest("alerts-only", &["alert.*"]),

@@ -37,7 +37,7 @@ timeout = "5s"
 [[rules]]
 name = "success-rate"
 services = ["*"]
-window = "10m"
+window = "2m"
 min_orders = 10
 alert_below = 0.80
 resolve_above = 0.85
@@ -60,6 +60,19 @@ secret = "{secret}"
     Config::from_toml(&text, Path::new("."), &|_| None).expect("the demo config is valid")
 }
 
+/// The demo's order flow: two minutes of healthy history, then Instagram Followers failing
+/// from 30 s to 90 s. With the demo rule's two-minute window it fires about a minute and a
+/// quarter in and resolves about three and a half minutes in.
+pub fn demo_flow() -> crate::sim::flow::FlowOptions {
+    crate::sim::flow::FlowOptions {
+        history: std::time::Duration::from_secs(120),
+        history_orders: 60,
+        degrade_at: std::time::Duration::from_secs(30),
+        recover_at: std::time::Duration::from_secs(90),
+        ..Default::default()
+    }
+}
+
 /// A fresh signing secret for the demo's receiver.
 pub fn secret() -> String {
     SigningKey::generate()
@@ -77,11 +90,10 @@ pub enum DemoError {
 /// Runs the demo until the user quits (TUI) or SIGINT/SIGTERM (headless).
 pub async fn run(state_dir: &Path, headless: bool) -> Result<(), DemoError> {
     use crate::runtime::{ConfigSource, Monitor};
-    use crate::sim::flow::FlowOptions;
     use crate::sim::panel::{SimOptions, SimPanel};
 
     let sim = SimPanel::start(SimOptions::default()).await?;
-    sim.start_flow(FlowOptions::default());
+    sim.start_flow(demo_flow());
     let secret = secret();
     let receiver = receiver::Receiver::start(&secret).await?;
     let config = config(
