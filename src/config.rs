@@ -659,15 +659,26 @@ impl Checker<'_> {
             match day.trim().parse::<chrono::Weekday>() {
                 Ok(d) => days.push(d),
                 Err(_) => {
-                    let path = [Seg::Key("maintenance"), Seg::Index(i), Seg::Key("days"), Seg::Index(j)];
-                    self.fail(&path, format!("{day:?} is not a day of the week (mon, tue, ...)"));
+                    let path = [
+                        Seg::Key("maintenance"),
+                        Seg::Index(i),
+                        Seg::Key("days"),
+                        Seg::Index(j),
+                    ];
+                    self.fail(
+                        &path,
+                        format!("{day:?} is not a day of the week (mon, tue, ...)"),
+                    );
                 }
             }
         }
         let start = match chrono::NaiveTime::parse_from_str(raw.start.trim(), "%H:%M") {
             Ok(t) => t,
             Err(_) => {
-                self.fail(&at("start"), format!("{:?} is not a time of day as HH:MM", raw.start));
+                self.fail(
+                    &at("start"),
+                    format!("{:?} is not a time of day as HH:MM", raw.start),
+                );
                 chrono::NaiveTime::MIN
             }
         };
@@ -678,14 +689,22 @@ impl Checker<'_> {
         let timezone = match raw.timezone {
             None => zone,
             Some(name) => name.parse::<Tz>().unwrap_or_else(|_| {
-                self.fail(&at("timezone"), format!("{name:?} is not an IANA time zone name"));
+                self.fail(
+                    &at("timezone"),
+                    format!("{name:?} is not an IANA time zone name"),
+                );
                 zone
             }),
         };
         if let Some(names) = &raw.panels {
             for (j, name) in names.iter().enumerate() {
                 if !panels.iter().any(|p| &p.name == name) {
-                    let path = [Seg::Key("maintenance"), Seg::Index(i), Seg::Key("panels"), Seg::Index(j)];
+                    let path = [
+                        Seg::Key("maintenance"),
+                        Seg::Index(i),
+                        Seg::Key("panels"),
+                        Seg::Index(j),
+                    ];
                     self.fail(&path, format!("no panel is named {name:?}"));
                 }
             }
@@ -803,9 +822,7 @@ impl Checker<'_> {
         if !(1..=10_000).contains(&page_size) {
             self.fail(&at("page_size"), "must be from 1 to 10000");
         }
-        if raw.name.trim().is_empty() {
-            self.fail(&at("name"), "must not be empty");
-        }
+        self.check_name(&at("name"), &raw.name);
         PanelConfig {
             name: raw.name,
             kind,
@@ -814,6 +831,15 @@ impl Checker<'_> {
             interval,
             timeout,
             page_size,
+        }
+    }
+
+    /// Names become parts of state keys and mute targets: no slashes, not empty.
+    fn check_name(&mut self, path: &[Seg], name: &str) {
+        if name.trim().is_empty() {
+            self.fail(path, "must not be empty");
+        } else if name.contains('/') {
+            self.fail(path, format!("{name:?} must not contain '/'"));
         }
     }
 
@@ -837,6 +863,7 @@ impl Checker<'_> {
         hooks: &[DestinationConfig],
     ) -> RuleConfig {
         let at = |k| [Seg::Key("rules"), Seg::Index(i), Seg::Key(k)];
+        self.check_name(&at("name"), &raw.name);
         let window_text = raw.window.clone().unwrap_or_else(|| "6h".into());
         let window = self.duration(&at("window"), Some(&window_text), secs(6 * 3600));
         if window.is_zero() {

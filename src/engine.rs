@@ -1,15 +1,19 @@
 //! The engine: turns panel reports into statistics, alert transitions and recorded events.
 //!
 //! It owns the in-memory view (each panel's order book, each alert's state, rate histories)
-//! and is driven from outside: the runtime feeds it [`PanelReport`]s and config reloads and
-//! passes `now`, so tests drive it with a fake clock and scripted reports. Every change that
-//! must survive a crash (events, their deliveries, alert and panel states) goes to the store in
-//! one transaction *before* the in-memory state moves on: if the store refuses, the engine
-//! stays where it was and the next report tries again, so nothing is lost or sent twice.
+//! and is driven from outside: the runtime feeds it [`PanelReport`]s, config reloads and
+//! operator actions and passes `now`, so tests drive it with a fake clock and scripted
+//! reports. Every change that must survive a crash (events, their deliveries, alert, panel
+//! and mute states) goes to the store in one transaction *before* the in-memory state moves
+//! on: if the store refuses, the engine stays where it was and the next report tries again,
+//! so nothing is lost or sent twice.
 //!
 //! Panel-side trouble never becomes a service alert: while a panel cannot be read its services
-//! show NO DATA and its alerts neither fire nor resolve; after `DOWN_AFTER` failed polls in a
+//! show NO DATA and its alerts neither fire nor resolve; after [`DOWN_AFTER`] failed polls in a
 //! row one `panel.down` event goes out, and one `panel.up` when it answers again.
+//!
+//! Quiet times (mutes, maintenance windows; see `quiet`) decide whether an event is delivered,
+//! never whether it happens: every transition is recorded in the event history.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -18,12 +22,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, RuleConfig};
+use crate::config::{format_duration, Config, GroupBy, RuleConfig};
 use crate::domain::{Order, ServiceId};
-use crate::event::{AlertData, Event, EventBody, PanelData, ServiceRef};
+use crate::event::{AlertData, Event, EventBody, PanelData, ServiceRef, StuckData};
+use crate::quiet::{self, Mute, MuteTarget};
 use crate::rules::{self, AlertState, Transition};
 use crate::snapshot::{
-    AlertStatus, DeliveryView, EventLine, PanelHealth, PanelView, ServiceView, Snapshot,
+    AlertStatus, DeliveryView, EventLine, MuteView, PanelHealth, PanelView, ServiceView, Snapshot,
 };
 use crate::stats::{self, OrderBook, ServiceStats};
 use crate::store::{Batch, Store, StoreError};
@@ -52,11 +57,26 @@ pub struct PanelRead {
     pub elapsed: Duration,
 }
 
+fn yes() -> bool {
+    true
+}
+
 /// A panel's persisted standing: present only while it is down.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct DownState {
     since: DateTime<Utc>,
     reason: String,
+    /// Whether `panel.down` was delivered (not, when it went down in a quiet time).
+    #[serde(default = "yes")]
+    announced: bool,
+}
+
+/// A service's stuck-orders alert, persisted while open.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct StuckState {
+    since: DateTime<Utc>,
+    #[serde(default = "yes")]
+    announced: bool,
 }
 
 #[derive(Default)]
@@ -71,12 +91,35 @@ struct PanelRuntime {
     poll_ms: Option<u64>,
 }
 
-/// One (rule, panel, service) the engine tracks.
+/// What one alert is about within its panel: a service, or a provider across services.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Subject {
+    Service(ServiceId),
+    Provider(String),
+}
+
+impl Subject {
+    fn key_part(&self) -> String {
+        match self {
+            Subject::Service(id) => id.to_string(),
+            Subject::Provider(p) => format!("provider:{p}"),
+        }
+    }
+
+    fn parse(part: &str) -> Option<Subject> {
+        match part.strip_prefix("provider:") {
+            Some(p) => Some(Subject::Provider(p.to_string())),
+            None => part.parse().ok().map(|id| Subject::Service(ServiceId(id))),
+        }
+    }
+}
+
+/// One (rule, panel, subject) the engine tracks.
 #[derive(Clone, Debug)]
 struct Tracked {
     rule: String,
     panel: String,
-    service: ServiceId,
+    subject: Subject,
     stats: ServiceStats,
     history: VecDeque<f64>,
 }
@@ -86,68 +129,124 @@ pub struct Engine {
     store: Arc<Store>,
     panels: BTreeMap<String, PanelRuntime>,
     alerts: HashMap<String, AlertState>,
+    stuck: HashMap<String, StuckState>,
     tracked: BTreeMap<String, Tracked>,
+    mutes: Vec<(MuteTarget, Mute)>,
     lines: VecDeque<EventLine>,
     notice: Option<(DateTime<Utc>, String)>,
 }
 
-fn alert_key(rule: &str, panel: &str, service: ServiceId) -> String {
-    format!("alert/{rule}/{panel}/{service}")
+fn alert_key(rule: &str, panel: &str, subject: &Subject) -> String {
+    format!("alert/{rule}/{panel}/{}", subject.key_part())
+}
+
+fn stuck_key(rule: &str, panel: &str, service: ServiceId) -> String {
+    format!("stuck/{rule}/{panel}/{service}")
 }
 
 fn panel_key(panel: &str) -> String {
     format!("panel/{panel}")
 }
 
-/// Splits `alert/{rule}/{panel}/{service}`; rule and panel names may not hold `/`, so the
-/// service id is the last part and the rule the first.
-fn parse_alert_key(key: &str) -> Option<(&str, &str, ServiceId)> {
-    let rest = key.strip_prefix("alert/")?;
-    let (head, service) = rest.rsplit_once('/')?;
-    let (rule, panel) = head.split_once('/')?;
-    Some((rule, panel, ServiceId(service.parse().ok()?)))
+fn mute_key(target: &MuteTarget) -> String {
+    format!("mute/{target}")
+}
+
+/// Splits `alert/{rule}/{panel}/{subject}` (or `stuck/...`); rule and panel names hold no `/`
+/// (the config refuses them), a provider's name may.
+fn parse_key(key: &str) -> Option<(&str, &str, Subject)> {
+    let (_, rest) = key.split_once('/')?;
+    let (rule, rest) = rest.split_once('/')?;
+    let (panel, subject) = rest.split_once('/')?;
+    Some((rule, panel, Subject::parse(subject)?))
+}
+
+/// An event on its way to the store, with why it is not delivered, if it is not.
+struct Pending {
+    event: Event,
+    held: Option<String>,
+}
+
+/// Everything one report changes, applied only after the store has committed it.
+#[derive(Default)]
+struct Changes {
+    events: Vec<Pending>,
+    states: Vec<(String, Option<String>)>,
+    alerts: Vec<(String, AlertState)>,
+    stuck: Vec<(String, Option<StuckState>)>,
+    tracked: Vec<(String, Tracked)>,
+}
+
+impl Changes {
+    fn event(&mut self, event: Event, held: Option<String>) {
+        self.events.push(Pending { event, held });
+    }
+
+    fn state<T: Serialize>(&mut self, key: String, value: Option<&T>) {
+        let json = value.map(|v| serde_json::to_string(v).expect("states serialise"));
+        self.states.push((key, json));
+    }
 }
 
 impl Engine {
-    /// Builds the engine and loads alert and panel states left by an earlier run.
+    /// Builds the engine and loads alert, panel and mute states left by an earlier run.
     pub fn new(config: Arc<Config>, store: Arc<Store>) -> Result<Engine, StoreError> {
         let mut engine = Engine {
             config,
             store,
             panels: BTreeMap::new(),
             alerts: HashMap::new(),
+            stuck: HashMap::new(),
             tracked: BTreeMap::new(),
+            mutes: Vec::new(),
             lines: VecDeque::new(),
             notice: None,
         };
-        for (key, value) in engine.store.states("alert/")? {
-            match serde_json::from_str::<AlertState>(&value) {
-                Ok(state) => {
-                    engine.alerts.insert(key, state);
-                }
-                Err(e) => tracing::warn!(key, error = %e, "ignoring an unreadable alert state"),
-            }
-        }
-        let mut downs = HashMap::new();
-        for (key, value) in engine.store.states("panel/")? {
-            if let Ok(down) = serde_json::from_str::<DownState>(&value) {
-                downs.insert(key["panel/".len()..].to_string(), down);
-            }
-        }
+        engine.alerts = engine.load("alert/")?;
+        engine.stuck = engine.load("stuck/")?;
+        let mut downs: HashMap<String, DownState> = engine.load("panel/")?;
         for panel in &engine.config.panels {
             let runtime = PanelRuntime {
-                down: downs.remove(&panel.name),
+                down: downs.remove(&panel_key(&panel.name)),
                 ..PanelRuntime::default()
             };
             engine.panels.insert(panel.name.clone(), runtime);
         }
+        engine.mutes = engine.read_mutes()?;
         for stored in engine.store.recent_events(engine.config.monitor.history)? {
             if let Ok(event) = serde_json::from_str::<Event>(&stored) {
-                engine.lines.push_back(line_of(&event));
+                engine.lines.push_back(line_of(&event, None));
             }
         }
         engine.forget_orphans(Utc::now())?;
         Ok(engine)
+    }
+
+    /// Reads the state rows under `prefix`, skipping (and logging) unreadable ones.
+    fn load<T: for<'de> Deserialize<'de>>(
+        &self,
+        prefix: &str,
+    ) -> Result<HashMap<String, T>, StoreError> {
+        let mut out = HashMap::new();
+        for (key, value) in self.store.states(prefix)? {
+            match serde_json::from_str::<T>(&value) {
+                Ok(state) => {
+                    out.insert(key, state);
+                }
+                Err(e) => tracing::warn!(key, error = %e, "ignoring an unreadable state row"),
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_mutes(&self) -> Result<Vec<(MuteTarget, Mute)>, StoreError> {
+        let rows: HashMap<String, Mute> = self.load("mute/")?;
+        let mut out: Vec<(MuteTarget, Mute)> = rows
+            .into_iter()
+            .filter_map(|(key, mute)| Some((MuteTarget::parse(&key["mute/".len()..]).ok()?, mute)))
+            .collect();
+        out.sort_by_key(|(t, _)| t.to_string());
+        Ok(out)
     }
 
     pub fn config(&self) -> &Arc<Config> {
@@ -172,15 +271,25 @@ impl Engine {
     fn forget_orphans(&mut self, now: DateTime<Utc>) -> Result<(), StoreError> {
         let config = Arc::clone(&self.config);
         let alive = |key: &str| {
-            parse_alert_key(key).is_some_and(|(rule, panel, _)| {
+            parse_key(key).is_some_and(|(rule, panel, subject)| {
                 config.panel(panel).is_some()
-                    && config
-                        .rules
-                        .iter()
-                        .any(|r| r.name == rule && r.covers_panel(panel))
+                    && config.rules.iter().any(|r| {
+                        r.name == rule
+                            && r.covers_panel(panel)
+                            && match subject {
+                                Subject::Service(_) => r.group_by == GroupBy::Service,
+                                Subject::Provider(_) => r.group_by == GroupBy::Provider,
+                            }
+                    })
             })
         };
-        let dead: Vec<String> = self.alerts.keys().filter(|k| !alive(k)).cloned().collect();
+        let dead: Vec<String> = self
+            .alerts
+            .keys()
+            .chain(self.stuck.keys())
+            .filter(|k| !alive(k))
+            .cloned()
+            .collect();
         if !dead.is_empty() {
             let batch = Batch {
                 events: vec![],
@@ -193,6 +302,7 @@ impl Engine {
                     "forgetting an alert whose rule is gone"
                 );
                 self.alerts.remove(key);
+                self.stuck.remove(key);
             }
         }
         self.tracked.retain(|key, _| alive(key));
@@ -219,61 +329,95 @@ impl Engine {
         }
     }
 
+    /// Mutes a panel, service or provider until `until`. Persisted; recorded in the history.
+    pub fn mute(
+        &mut self,
+        target: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<String, MuteError> {
+        let target = MuteTarget::parse(target).map_err(MuteError::Target)?;
+        let mute = Mute { until };
+        let json = serde_json::to_string(&mute).expect("serialisable");
+        let batch = Batch {
+            events: vec![],
+            states: vec![(mute_key(&target), Some(json))],
+        };
+        self.store.commit(&batch, now)?;
+        self.mutes.retain(|(t, _)| *t != target);
+        self.mutes.push((target.clone(), mute));
+        let text = format!(
+            "muted {target} until {}",
+            until.format("%Y-%m-%d %H:%M UTC")
+        );
+        self.note(now, "mute", text.clone());
+        Ok(text)
+    }
+
+    /// Lifts a mute. Returns whether there was one.
+    pub fn unmute(&mut self, target: &str, now: DateTime<Utc>) -> Result<bool, MuteError> {
+        let target = MuteTarget::parse(target).map_err(MuteError::Target)?;
+        let batch = Batch {
+            events: vec![],
+            states: vec![(mute_key(&target), None)],
+        };
+        self.store.commit(&batch, now)?;
+        let before = self.mutes.len();
+        self.mutes.retain(|(t, _)| *t != target);
+        let was = self.mutes.len() != before;
+        if was {
+            self.note(now, "unmute", format!("unmuted {target}"));
+        }
+        Ok(was)
+    }
+
+    /// Picks up mutes set or lifted by another process (`panelwatch mute`), noting changes.
+    fn refresh_mutes(&mut self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let fresh = self.read_mutes()?;
+        if fresh != self.mutes {
+            for (target, mute) in &fresh {
+                if !self.mutes.iter().any(|(t, m)| t == target && m == mute) {
+                    let until = mute.until.format("%Y-%m-%d %H:%M UTC");
+                    self.note(now, "mute", format!("muted {target} until {until}"));
+                }
+            }
+            for (target, _) in &self.mutes.clone() {
+                if !fresh.iter().any(|(t, _)| t == target) {
+                    self.note(now, "unmute", format!("unmuted {target}"));
+                }
+            }
+            self.mutes = fresh;
+        }
+        Ok(())
+    }
+
+    fn why_quiet(
+        &self,
+        panel: &str,
+        service: Option<(ServiceId, &str)>,
+        provider: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let subject = quiet::Subject {
+            panel,
+            service,
+            provider,
+        };
+        quiet::why_quiet(subject, &self.mutes, &self.config.maintenance, now)
+    }
+
     /// Takes one poll's result, evaluates the rules of that panel, and records what changed.
-    /// Returns the events recorded (already committed with their deliveries).
+    /// Returns the events recorded (already committed, with deliveries for those not held by
+    /// a quiet time).
     pub fn on_report(&mut self, report: PanelReport) -> Result<Vec<Event>, StoreError> {
         let now = report.at;
-        let Some(runtime) = self.panels.get(&report.panel) else {
+        if !self.panels.contains_key(&report.panel) {
             return Ok(Vec::new());
-        };
-        let zone = self.config.monitor.timezone;
-        let mut events = Vec::new();
-        let mut states: Vec<(String, Option<String>)> = Vec::new();
-        let mut down = runtime.down.clone();
-        let mut failures = runtime.failures;
-
-        match &report.outcome {
-            Ok(_) => {
-                failures = 0;
-                if let Some(was) = down.take() {
-                    events.push(Event::new(
-                        now,
-                        zone,
-                        EventBody::PanelUp(PanelData {
-                            panel: report.panel.clone(),
-                            reason: None,
-                            since: Some(was.since),
-                        }),
-                    ));
-                    states.push((panel_key(&report.panel), None));
-                }
-            }
-            Err(reason) => {
-                failures += 1;
-                if failures >= DOWN_AFTER && down.is_none() {
-                    let state = DownState {
-                        since: now,
-                        reason: reason.clone(),
-                    };
-                    events.push(Event::new(
-                        now,
-                        zone,
-                        EventBody::PanelDown(PanelData {
-                            panel: report.panel.clone(),
-                            reason: Some(reason.clone()),
-                            since: None,
-                        }),
-                    ));
-                    let json = serde_json::to_string(&state).expect("serialisable");
-                    states.push((panel_key(&report.panel), Some(json)));
-                    down = Some(state);
-                }
-            }
         }
+        self.refresh_mutes(now)?;
+        let mut changes = Changes::default();
+        let (failures, down) = self.panel_health(&report, &mut changes);
 
-        // Evaluate every rule covering this panel. Without a fresh answer every rate is
-        // missing, so nothing fires or resolves; reminders still go out.
-        let readable = report.outcome.is_ok();
         let book = match &report.outcome {
             Ok(read) => {
                 let mut book = OrderBook::default();
@@ -282,8 +426,6 @@ impl Engine {
             }
             Err(_) => None,
         };
-        let mut new_alerts: Vec<(String, AlertState)> = Vec::new();
-        let mut new_tracked: Vec<(String, Tracked)> = Vec::new();
         let rules: Vec<RuleConfig> = self
             .config
             .rules
@@ -292,86 +434,23 @@ impl Engine {
             .cloned()
             .collect();
         for rule in &rules {
-            let figures = match &book {
-                Some(book) => stats::per_service(book.orders(), rule, now),
-                None => BTreeMap::new(),
-            };
-            let mut keys: BTreeMap<String, ServiceId> = figures
-                .keys()
-                .map(|id| (alert_key(&rule.name, &report.panel, *id), *id))
-                .collect();
-            for key in self.alerts.keys().chain(self.tracked.keys()) {
-                if let Some((r, p, id)) = parse_alert_key(key) {
-                    if r == rule.name && p == report.panel {
-                        keys.insert(key.clone(), id);
-                    }
-                }
-            }
-            for (key, service) in keys {
-                let previous = self.tracked.get(&key);
-                // Without a fresh answer, events (reminders) show the last figures known.
-                let figures = match (figures.get(&service), previous) {
-                    (Some(f), _) => f.clone(),
-                    (None, Some(p)) if !readable => p.stats.clone(),
-                    (None, p) => ServiceStats::empty(
-                        p.map(|t| t.stats.name.clone()).unwrap_or_default(),
-                        p.and_then(|t| t.stats.provider.clone()),
-                    ),
-                };
-                let rate = if readable {
-                    figures.judged_rate(rule.min_orders)
-                } else {
-                    None
-                };
-                let state = self.alerts.get(&key).cloned().unwrap_or(AlertState::Ok);
-                let (next, transition) = rules::step(&state, rule, rate, now);
-                if let Some(transition) = transition {
-                    let data = alert_data(rule, &report.panel, service, &figures);
-                    let body = match transition {
-                        Transition::Fired => EventBody::AlertFired(data),
-                        Transition::Resolved => EventBody::AlertResolved(data),
-                        Transition::Reminder => EventBody::AlertReminder(data),
-                    };
-                    events.push(Event::new(now, zone, body));
-                }
-                if next != state {
-                    let value = match &next {
-                        AlertState::Ok => None,
-                        other => Some(serde_json::to_string(other).expect("serialisable")),
-                    };
-                    states.push((key.clone(), value));
-                    new_alerts.push((key.clone(), next));
-                }
-                if readable {
-                    let mut history = previous.map(|t| t.history.clone()).unwrap_or_default();
-                    if let Some(r) = figures.success_rate {
-                        history.push_back(r);
-                        while history.len() > HISTORY_LEN {
-                            history.pop_front();
-                        }
-                    }
-                    let tracked = Tracked {
-                        rule: rule.name.clone(),
-                        panel: report.panel.clone(),
-                        service,
-                        stats: figures,
-                        history,
-                    };
-                    new_tracked.push((key, tracked));
-                }
-            }
+            self.evaluate_rule(rule, &report.panel, book.as_ref(), now, &mut changes);
         }
 
-        let routed: Vec<(Event, Vec<String>)> = events
-            .into_iter()
-            .map(|e| {
-                let to = route(&self.config, &e);
-                (e, to)
+        let routed: Vec<(Event, Vec<String>, Option<String>)> = changes
+            .events
+            .drain(..)
+            .map(|p| {
+                let to = match &p.held {
+                    None => route(&self.config, &p.event),
+                    Some(_) => Vec::new(),
+                };
+                (p.event, to, p.held)
             })
             .collect();
         let batch = Batch {
-            events: routed.iter().map(|(e, to)| (e, to.clone())).collect(),
-            states,
+            events: routed.iter().map(|(e, to, _)| (e, to.clone())).collect(),
+            states: std::mem::take(&mut changes.states),
         };
         self.store.commit(&batch, now)?;
 
@@ -401,21 +480,320 @@ impl Engine {
                 runtime.last_error = Some((now, reason));
             }
         }
-        for (key, state) in new_alerts {
+        for (key, state) in changes.alerts {
             if state == AlertState::Ok {
                 self.alerts.remove(&key);
             } else {
                 self.alerts.insert(key, state);
             }
         }
-        for (key, tracked) in new_tracked {
+        for (key, state) in changes.stuck {
+            match state {
+                Some(state) => self.stuck.insert(key, state),
+                None => self.stuck.remove(&key),
+            };
+        }
+        for (key, tracked) in changes.tracked {
             self.tracked.insert(key, tracked);
         }
-        let events: Vec<Event> = routed.into_iter().map(|(e, _)| e).collect();
-        for event in &events {
-            self.push_line(line_of(event));
+        let mut events = Vec::new();
+        for (event, _, held) in routed {
+            self.push_line(line_of(&event, held.as_deref()));
+            events.push(event);
         }
         Ok(events)
+    }
+
+    /// Works out the panel's up/down standing after this report; returns the new failure
+    /// count and down state, and queues `panel.down` / `panel.up` as needed.
+    fn panel_health(
+        &self,
+        report: &PanelReport,
+        changes: &mut Changes,
+    ) -> (u32, Option<DownState>) {
+        let now = report.at;
+        let zone = self.config.monitor.timezone;
+        let runtime = &self.panels[&report.panel];
+        let quiet = self.why_quiet(&report.panel, None, None, now);
+        let mut down = runtime.down.clone();
+        let mut failures = runtime.failures;
+        let panel_event = |reason: Option<String>, since: Option<DateTime<Utc>>, up: bool| {
+            let data = PanelData {
+                panel: report.panel.clone(),
+                reason,
+                since,
+            };
+            let body = if up {
+                EventBody::PanelUp(data)
+            } else {
+                EventBody::PanelDown(data)
+            };
+            Event::new(now, zone, body)
+        };
+
+        match &report.outcome {
+            Ok(_) => {
+                failures = 0;
+                if let Some(was) = down.take() {
+                    let held = (!was.announced).then(|| "its panel.down was never sent".into());
+                    changes.event(panel_event(None, Some(was.since), true), held);
+                    changes.state::<DownState>(panel_key(&report.panel), None);
+                }
+            }
+            Err(reason) => {
+                failures += 1;
+                match &mut down {
+                    None if failures >= DOWN_AFTER => {
+                        let state = DownState {
+                            since: now,
+                            reason: reason.clone(),
+                            announced: quiet.is_none(),
+                        };
+                        changes.event(panel_event(Some(reason.clone()), None, false), quiet);
+                        changes.state(panel_key(&report.panel), Some(&state));
+                        down = Some(state);
+                    }
+                    // Went down in a quiet time and is still down after it: say so now.
+                    Some(state) if !state.announced && quiet.is_none() => {
+                        state.announced = true;
+                        changes.event(panel_event(Some(reason.clone()), None, false), None);
+                        changes.state(panel_key(&report.panel), Some(&*state));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (failures, down)
+    }
+
+    /// Evaluates one rule over one panel's fresh orders (or their absence).
+    fn evaluate_rule(
+        &self,
+        rule: &RuleConfig,
+        panel: &str,
+        book: Option<&OrderBook>,
+        now: DateTime<Utc>,
+        changes: &mut Changes,
+    ) {
+        let readable = book.is_some();
+        let figures: BTreeMap<Subject, ServiceStats> = match (book, rule.group_by) {
+            (None, _) => BTreeMap::new(),
+            (Some(b), GroupBy::Service) => stats::per_service(b.orders(), rule, now)
+                .into_iter()
+                .map(|(id, f)| (Subject::Service(id), f))
+                .collect(),
+            (Some(b), GroupBy::Provider) => stats::per_provider(b.orders(), rule, now)
+                .into_iter()
+                .map(|(p, f)| (Subject::Provider(p), f))
+                .collect(),
+        };
+
+        // Every subject with fresh figures, an open alert or a row on screen.
+        let mut subjects: BTreeMap<String, Subject> = figures
+            .keys()
+            .map(|s| (alert_key(&rule.name, panel, s), s.clone()))
+            .collect();
+        for key in self.alerts.keys().chain(self.tracked.keys()) {
+            if let Some((r, p, subject)) = parse_key(key) {
+                if r == rule.name && p == panel {
+                    subjects.insert(key.clone(), subject);
+                }
+            }
+        }
+
+        for (key, subject) in subjects {
+            let previous = self.tracked.get(&key);
+            // Without a fresh answer, events (reminders) show the last figures known.
+            let figures = match (figures.get(&subject), previous) {
+                (Some(f), _) => f.clone(),
+                (None, Some(p)) if !readable => p.stats.clone(),
+                (None, p) => ServiceStats::empty(
+                    p.map(|t| t.stats.name.clone()).unwrap_or_default(),
+                    p.and_then(|t| t.stats.provider.clone()),
+                ),
+            };
+            let rate = if readable {
+                figures.judged_rate(rule.min_orders)
+            } else {
+                None
+            };
+            let quiet = match &subject {
+                Subject::Service(id) => self.why_quiet(
+                    panel,
+                    Some((*id, &figures.name)),
+                    figures.provider.as_deref(),
+                    now,
+                ),
+                Subject::Provider(p) => self.why_quiet(panel, None, Some(p), now),
+            };
+            self.step_alert(
+                rule, panel, &key, &subject, &figures, rate, quiet, now, changes,
+            );
+
+            if let (Subject::Service(id), Some(limit), true) =
+                (&subject, rule.alert_stuck_above, readable)
+            {
+                let quiet = self.why_quiet(
+                    panel,
+                    Some((*id, &figures.name)),
+                    figures.provider.as_deref(),
+                    now,
+                );
+                self.step_stuck(rule, panel, *id, &figures, limit, quiet, now, changes);
+            }
+
+            if readable {
+                let mut history = previous.map(|t| t.history.clone()).unwrap_or_default();
+                if let Some(r) = figures.success_rate {
+                    history.push_back(r);
+                    while history.len() > HISTORY_LEN {
+                        history.pop_front();
+                    }
+                }
+                let tracked = Tracked {
+                    rule: rule.name.clone(),
+                    panel: panel.to_string(),
+                    subject,
+                    stats: figures,
+                    history,
+                };
+                changes.tracked.push((key, tracked));
+            }
+        }
+    }
+
+    /// One alert's step, with quiet times applied to what is delivered.
+    #[allow(clippy::too_many_arguments)]
+    fn step_alert(
+        &self,
+        rule: &RuleConfig,
+        panel: &str,
+        key: &str,
+        subject: &Subject,
+        figures: &ServiceStats,
+        rate: Option<f64>,
+        quiet: Option<String>,
+        now: DateTime<Utc>,
+        changes: &mut Changes,
+    ) {
+        let zone = self.config.monitor.timezone;
+        let state = self.alerts.get(key).cloned().unwrap_or(AlertState::Ok);
+        let announced_before = matches!(
+            state,
+            AlertState::Firing {
+                announced: true,
+                ..
+            }
+        );
+        let (mut next, transition) = rules::step(&state, rule, rate, now);
+        let data = || alert_data(rule, panel, subject, figures);
+
+        match transition {
+            Some(Transition::Fired) => {
+                if let AlertState::Firing { announced, .. } = &mut next {
+                    *announced = quiet.is_none();
+                }
+                changes.event(Event::new(now, zone, EventBody::AlertFired(data())), quiet);
+            }
+            Some(Transition::Resolved) => {
+                // Good news closes an announced incident even in a quiet time.
+                let held = (!announced_before).then(|| "its alert.fired was never sent".into());
+                changes.event(
+                    Event::new(now, zone, EventBody::AlertResolved(data())),
+                    held,
+                );
+            }
+            Some(Transition::Reminder) => {
+                if quiet.is_none() && announced_before {
+                    let body = EventBody::AlertReminder(data());
+                    changes.event(Event::new(now, zone, body), None);
+                }
+            }
+            None => {
+                // Fired during a quiet time and still open after it: announce it now, once.
+                if let AlertState::Firing {
+                    announced: announced @ false,
+                    notified,
+                    ..
+                } = &mut next
+                {
+                    if quiet.is_none() {
+                        *announced = true;
+                        *notified = now;
+                        changes.event(Event::new(now, zone, EventBody::AlertFired(data())), None);
+                    }
+                }
+            }
+        }
+        if next != state {
+            match &next {
+                AlertState::Ok => changes.state::<AlertState>(key.to_string(), None),
+                other => changes.state(key.to_string(), Some(other)),
+            }
+            changes.alerts.push((key.to_string(), next));
+        }
+    }
+
+    /// The stuck-orders alert of one service: open while more than `limit` orders are stuck.
+    #[allow(clippy::too_many_arguments)]
+    fn step_stuck(
+        &self,
+        rule: &RuleConfig,
+        panel: &str,
+        service: ServiceId,
+        figures: &ServiceStats,
+        limit: u32,
+        quiet: Option<String>,
+        now: DateTime<Utc>,
+        changes: &mut Changes,
+    ) {
+        let zone = self.config.monitor.timezone;
+        let key = stuck_key(&rule.name, panel, service);
+        let open = self.stuck.get(&key);
+        let data = || StuckData {
+            panel: panel.to_string(),
+            service: ServiceRef {
+                id: service,
+                name: figures.name.clone(),
+            },
+            rule: rule.name.clone(),
+            stuck: figures.counts.stuck,
+            alert_stuck_above: limit,
+            stuck_pending: format_duration(rule.stuck_pending),
+            stuck_running: format_duration(rule.stuck_running),
+            orders: figures.counts,
+        };
+        let too_many = figures.counts.stuck > limit;
+        match (open, too_many) {
+            (None, true) => {
+                let state = StuckState {
+                    since: now,
+                    announced: quiet.is_none(),
+                };
+                changes.event(Event::new(now, zone, EventBody::OrdersStuck(data())), quiet);
+                changes.state(key.clone(), Some(&state));
+                changes.stuck.push((key, Some(state)));
+            }
+            (Some(state), false) => {
+                let held = (!state.announced).then(|| "its orders.stuck was never sent".into());
+                changes.event(
+                    Event::new(now, zone, EventBody::OrdersUnstuck(data())),
+                    held,
+                );
+                changes.state::<StuckState>(key.clone(), None);
+                changes.stuck.push((key, None));
+            }
+            (Some(state), true) if !state.announced && quiet.is_none() => {
+                let state = StuckState {
+                    since: state.since,
+                    announced: true,
+                };
+                changes.event(Event::new(now, zone, EventBody::OrdersStuck(data())), None);
+                changes.state(key.clone(), Some(&state));
+                changes.stuck.push((key, Some(state)));
+            }
+            _ => {}
+        }
     }
 
     /// The screen's view of everything, with the delivery figures passed in by the caller.
@@ -451,42 +829,20 @@ impl Engine {
         let mut services: Vec<ServiceView> = self
             .tracked
             .iter()
-            .filter_map(|(key, t)| {
-                let rule = self.config.rules.iter().find(|r| r.name == t.rule)?;
-                let rt = self.panels.get(&t.panel)?;
-                let readable = rt.last_error.is_none() && rt.polled;
-                let state = self.alerts.get(key);
-                let (status, since) = match state {
-                    Some(AlertState::Firing { since, .. }) => (AlertStatus::Firing, Some(*since)),
-                    Some(AlertState::Pending { since }) => (AlertStatus::Pending, Some(*since)),
-                    _ if !readable || t.stats.judged_rate(rule.min_orders).is_none() => {
-                        (AlertStatus::NoData, None)
-                    }
-                    _ => (AlertStatus::Ok, None),
-                };
-                Some(ServiceView {
-                    panel: t.panel.clone(),
-                    service: t.service,
-                    name: t.stats.name.clone(),
-                    provider: t.stats.provider.clone(),
-                    rule: t.rule.clone(),
-                    success_rate: if readable { t.stats.success_rate } else { None },
-                    alert_below: rule.alert_below,
-                    resolve_above: rule.resolve_above,
-                    min_orders: rule.min_orders,
-                    counts: t.stats.counts,
-                    status,
-                    since,
-                    history: t.history.iter().copied().collect(),
-                    window: rule.window_text.clone(),
-                    quiet: None,
-                    providers: t.stats.providers.clone(),
-                    problem_orders: t.stats.problems.clone(),
-                })
+            .filter_map(|(key, t)| self.service_view(key, t, now))
+            .collect();
+        services.sort_by(|a, b| {
+            (&a.panel, a.service, &a.name, &a.rule).cmp(&(&b.panel, b.service, &b.name, &b.rule))
+        });
+        let mutes = self
+            .mutes
+            .iter()
+            .filter(|(_, m)| m.until > now)
+            .map(|(t, m)| MuteView {
+                target: t.to_string(),
+                until: m.until,
             })
             .collect();
-        services
-            .sort_by(|a, b| (&a.panel, a.service, &a.rule).cmp(&(&b.panel, b.service, &b.rule)));
         Snapshot {
             at: now,
             panels,
@@ -495,7 +851,7 @@ impl Engine {
             deliveries,
             notice: self.notice.clone(),
             timezone: Some(self.config.monitor.timezone),
-            mutes: Vec::new(),
+            mutes,
             destinations: self
                 .config
                 .webhooks
@@ -504,32 +860,95 @@ impl Engine {
                 .collect(),
         }
     }
+
+    fn service_view(&self, key: &str, t: &Tracked, now: DateTime<Utc>) -> Option<ServiceView> {
+        let rule = self.config.rules.iter().find(|r| r.name == t.rule)?;
+        let rt = self.panels.get(&t.panel)?;
+        let readable = rt.last_error.is_none() && rt.polled;
+        let (status, since) = match self.alerts.get(key) {
+            Some(AlertState::Firing { since, .. }) => (AlertStatus::Firing, Some(*since)),
+            Some(AlertState::Pending { since }) => (AlertStatus::Pending, Some(*since)),
+            _ if !readable || t.stats.judged_rate(rule.min_orders).is_none() => {
+                (AlertStatus::NoData, None)
+            }
+            _ => (AlertStatus::Ok, None),
+        };
+        let (service, quiet) = match &t.subject {
+            Subject::Service(id) => (
+                *id,
+                self.why_quiet(
+                    &t.panel,
+                    Some((*id, &t.stats.name)),
+                    t.stats.provider.as_deref(),
+                    now,
+                ),
+            ),
+            // Provider-wide rows have no service of their own; `provider` names them.
+            Subject::Provider(p) => (ServiceId(0), self.why_quiet(&t.panel, None, Some(p), now)),
+        };
+        let name = match &t.subject {
+            Subject::Service(_) => t.stats.name.clone(),
+            Subject::Provider(p) => format!("provider {p} (all services)"),
+        };
+        Some(ServiceView {
+            panel: t.panel.clone(),
+            service,
+            name,
+            provider: t.stats.provider.clone(),
+            rule: t.rule.clone(),
+            success_rate: if readable { t.stats.success_rate } else { None },
+            alert_below: rule.alert_below,
+            resolve_above: rule.resolve_above,
+            min_orders: rule.min_orders,
+            counts: t.stats.counts,
+            status,
+            since,
+            history: t.history.iter().copied().collect(),
+            window: rule.window_text.clone(),
+            quiet,
+            providers: t.stats.providers.clone(),
+            problem_orders: t.stats.problems.clone(),
+        })
+    }
+}
+
+/// Why a mute could not be set or lifted.
+#[derive(Debug, thiserror::Error)]
+pub enum MuteError {
+    #[error("{0}")]
+    Target(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The destinations of an event: an alert's rule names them; the rest go to every destination
 /// that wants them.
 fn route(config: &Config, event: &Event) -> Vec<String> {
-    let named: &[String] = match &event.body {
+    let rule = match &event.body {
         EventBody::AlertFired(a) | EventBody::AlertResolved(a) | EventBody::AlertReminder(a) => {
-            config
-                .rules
-                .iter()
-                .find(|r| r.name == a.rule)
-                .map(|r| r.notify.as_slice())
-                .unwrap_or(&[])
+            Some(&a.rule)
         }
-        _ => &[],
+        EventBody::OrdersStuck(s) | EventBody::OrdersUnstuck(s) => Some(&s.rule),
+        _ => None,
     };
+    let named: &[String] = rule
+        .and_then(|name| config.rules.iter().find(|r| &r.name == name))
+        .map(|r| r.notify.as_slice())
+        .unwrap_or(&[]);
     crate::delivery::dispatch::destinations_for(config, event, named)
 }
 
-fn alert_data(rule: &RuleConfig, panel: &str, service: ServiceId, s: &ServiceStats) -> AlertData {
-    AlertData {
-        panel: panel.to_string(),
-        service: Some(ServiceRef {
-            id: service,
+fn alert_data(rule: &RuleConfig, panel: &str, subject: &Subject, s: &ServiceStats) -> AlertData {
+    let service = match subject {
+        Subject::Service(id) => Some(ServiceRef {
+            id: *id,
             name: s.name.clone(),
         }),
+        Subject::Provider(_) => None,
+    };
+    AlertData {
+        panel: panel.to_string(),
+        service,
         provider: s.provider.clone(),
         rule: rule.name.clone(),
         success_rate: s
@@ -543,11 +962,15 @@ fn alert_data(rule: &RuleConfig, panel: &str, service: ServiceId, s: &ServiceSta
     }
 }
 
-fn line_of(event: &Event) -> EventLine {
+fn line_of(event: &Event, held: Option<&str>) -> EventLine {
+    let summary = match held {
+        Some(why) => format!("{} (not sent: {why})", event.summary()),
+        None => event.summary(),
+    };
     EventLine {
         at: event.timestamp,
         kind: event.kind().to_string(),
-        summary: event.summary(),
+        summary,
     }
 }
 
@@ -801,7 +1224,7 @@ secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
             EventBody::AlertFired(alert_data(
                 &config.rules[0],
                 "main",
-                ServiceId(1),
+                &Subject::Service(ServiceId(1)),
                 &ServiceStats::empty("x".into(), None),
             )),
         );
@@ -819,5 +1242,312 @@ secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
             route(&config, &down),
             vec!["ops".to_string(), "backend".to_string()]
         );
+    }
+
+    fn deliveries(dir: &Path) -> Vec<String> {
+        let store = Store::open(dir).unwrap();
+        let states = [
+            crate::store::DeliveryState::Pending,
+            crate::store::DeliveryState::Retrying,
+        ];
+        let mut list = store.deliveries(&states, 1000).unwrap();
+        list.sort_by_key(|d| d.id);
+        list.into_iter()
+            .filter(|d| d.destination == "backend")
+            .map(|d| d.event_type)
+            .collect()
+    }
+
+    fn lines(engine: &Engine) -> Vec<String> {
+        engine.lines.iter().map(|l| l.summary.clone()).collect()
+    }
+
+    #[test]
+    fn an_alert_firing_in_a_mute_is_recorded_and_announced_once_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut engine = open(dir.path());
+        engine.on_report(ok(0, 20)).unwrap();
+        engine.mute("main/17", t(10), t(0)).unwrap();
+        for m in 1..10 {
+            engine.on_report(ok(m, 5)).unwrap();
+        }
+        assert!(
+            deliveries(dir.path()).is_empty(),
+            "nothing delivered while muted"
+        );
+        assert!(lines(&engine)
+            .iter()
+            .any(|l| l.contains("FIRING") && l.contains("not sent")));
+        // The mute expires with the service still failing: one alert, re-armed, no duplicate.
+        for m in 10..15 {
+            engine.on_report(ok(m, 5)).unwrap();
+        }
+        assert_eq!(deliveries(dir.path()), vec!["alert.fired"]);
+    }
+
+    #[test]
+    fn an_alert_announced_before_a_mute_is_not_sent_again_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut engine = open(dir.path());
+        for m in 0..4 {
+            engine.on_report(ok(m, 5)).unwrap();
+        }
+        engine.mute("main", t(6), t(4)).unwrap();
+        for m in 4..12 {
+            engine.on_report(ok(m, 5)).unwrap();
+        }
+        assert_eq!(deliveries(dir.path()), vec!["alert.fired"]);
+        // A recovery during a mute still closes the announced incident.
+        engine.mute("main", t(20), t(12)).unwrap();
+        engine.on_report(ok(13, 20)).unwrap();
+        assert_eq!(
+            deliveries(dir.path()),
+            vec!["alert.fired", "alert.resolved"]
+        );
+    }
+
+    #[test]
+    fn a_recovery_of_a_muted_alert_is_recorded_but_not_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut engine = open(dir.path());
+        engine.mute("main/17", t(30), t(0)).unwrap();
+        for m in 0..4 {
+            engine.on_report(ok(m, 5)).unwrap();
+        }
+        let events = engine.on_report(ok(4, 20)).unwrap();
+        assert_eq!(
+            kinds(&events),
+            vec!["alert.resolved"],
+            "the recovery is recorded"
+        );
+        assert!(deliveries(dir.path()).is_empty());
+        // And nothing is announced after the mute: the incident is over.
+        for m in 31..35 {
+            engine.on_report(ok(m, 20)).unwrap();
+        }
+        assert!(deliveries(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn mutes_survive_a_restart_and_can_be_lifted() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut engine = open(dir.path());
+            engine.mute("main/17", t(60), t(0)).unwrap();
+        }
+        let mut engine = open(dir.path());
+        assert_eq!(
+            engine.snapshot(t(0), DeliveryView::default()).mutes.len(),
+            1
+        );
+        for m in 0..4 {
+            engine.on_report(ok(m, 5)).unwrap();
+        }
+        assert!(deliveries(dir.path()).is_empty());
+        assert!(engine.unmute("main/17", t(4)).unwrap());
+        engine.on_report(ok(5, 5)).unwrap();
+        assert_eq!(deliveries(dir.path()), vec!["alert.fired"]);
+        assert!(engine.mute("main/nonsense", t(9), t(5)).is_err());
+    }
+
+    const NIGHTLY: &str = r#"
+[[maintenance]]
+name = "nightly"
+start = "00:20"
+duration = "10m"
+timezone = "UTC"
+"#;
+
+    /// Minute `m` of a fake clock that starts at midnight UTC, for maintenance windows.
+    fn midnight(m: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_799_971_200 + m * 60, 0).unwrap()
+    }
+
+    fn ok_at(m: i64, good: u64) -> PanelReport {
+        let mut report = ok(0, good);
+        report.at = midnight(m);
+        if let Ok(read) = &mut report.outcome {
+            read.orders = orders(midnight(m), good);
+        }
+        report
+    }
+
+    #[test]
+    fn no_burst_when_a_maintenance_window_ends_for_alerts_already_firing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let mut engine = Engine::new(config(&format!("{CONFIG}{NIGHTLY}")), store).unwrap();
+        for m in 10..14 {
+            engine.on_report(ok_at(m, 5)).unwrap();
+        }
+        assert_eq!(deliveries(dir.path()), vec!["alert.fired"]);
+        for m in 14..40 {
+            engine.on_report(ok_at(m, 5)).unwrap();
+        }
+        assert_eq!(
+            deliveries(dir.path()),
+            vec!["alert.fired"],
+            "no second fired after it"
+        );
+    }
+
+    #[test]
+    fn a_breach_inside_a_maintenance_window_is_announced_when_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let mut engine = Engine::new(config(&format!("{CONFIG}{NIGHTLY}")), store).unwrap();
+        engine.on_report(ok_at(19, 20)).unwrap();
+        for m in 20..30 {
+            engine.on_report(ok_at(m, 5)).unwrap();
+        }
+        assert!(deliveries(dir.path()).is_empty(), "held during the window");
+        assert_eq!(
+            engine
+                .snapshot(midnight(25), DeliveryView::default())
+                .services[0]
+                .quiet
+                .as_deref(),
+            Some("maintenance \"nightly\"")
+        );
+        engine.on_report(ok_at(30, 5)).unwrap();
+        engine.on_report(ok_at(31, 5)).unwrap();
+        assert_eq!(deliveries(dir.path()), vec!["alert.fired"]);
+    }
+
+    #[test]
+    fn a_recovery_inside_a_maintenance_window_is_recorded_and_resolved() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let mut engine = Engine::new(config(&format!("{CONFIG}{NIGHTLY}")), store).unwrap();
+        for m in 10..14 {
+            engine.on_report(ok_at(m, 5)).unwrap();
+        }
+        let events = engine.on_report(ok_at(22, 20)).unwrap();
+        assert_eq!(kinds(&events), vec!["alert.resolved"]);
+        assert_eq!(
+            deliveries(dir.path()),
+            vec!["alert.fired", "alert.resolved"]
+        );
+        for m in 30..35 {
+            assert!(engine.on_report(ok_at(m, 20)).unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_panel_down_in_a_quiet_time_is_announced_if_still_down_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut engine = open(dir.path());
+        engine.mute("main", t(5), t(0)).unwrap();
+        for m in 0..5 {
+            engine.on_report(failed(m)).unwrap();
+        }
+        assert!(deliveries(dir.path()).is_empty());
+        engine.on_report(failed(5)).unwrap();
+        engine.on_report(failed(6)).unwrap();
+        assert_eq!(deliveries(dir.path()), vec!["panel.down"]);
+        engine.on_report(ok(7, 20)).unwrap();
+        assert_eq!(deliveries(dir.path()), vec!["panel.down", "panel.up"]);
+    }
+
+    #[test]
+    fn reminders_are_not_sent_in_a_quiet_time() {
+        let text = CONFIG.replace("for = \"2m\"", "for = \"0s\"\nrepeat = \"5m\"");
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let mut engine = Engine::new(config(&text), store).unwrap();
+        for m in 0..=10 {
+            engine.on_report(ok(m, 5)).unwrap();
+        }
+        assert_eq!(
+            deliveries(dir.path()),
+            vec!["alert.fired", "alert.reminder", "alert.reminder"]
+        );
+        engine.mute("main", t(30), t(10)).unwrap();
+        for m in 11..=25 {
+            engine.on_report(ok(m, 5)).unwrap();
+        }
+        assert_eq!(deliveries(dir.path()).len(), 3);
+    }
+
+    #[test]
+    fn too_many_stuck_orders_fire_orders_stuck_and_resolve() {
+        let text = CONFIG.replace("for = \"2m\"", "for = \"2m\"\nalert_stuck_above = 2");
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let mut engine = Engine::new(config(&text), store).unwrap();
+        let with_stuck = |m: i64, stuck: u64| {
+            let mut report = ok(m, 20);
+            if let Ok(read) = &mut report.outcome {
+                for i in 0..stuck {
+                    let mut o = read.orders[0].clone();
+                    o.id = OrderId(500 + i);
+                    o.status = OrderStatus::Pending;
+                    o.created = t(m) - chrono::Duration::minutes(30);
+                    read.orders.push(o);
+                }
+            }
+            report
+        };
+        assert!(engine.on_report(with_stuck(0, 2)).unwrap().is_empty());
+        let events = engine.on_report(with_stuck(1, 3)).unwrap();
+        assert_eq!(kinds(&events), vec!["orders.stuck"]);
+        let EventBody::OrdersStuck(data) = &events[0].body else {
+            panic!()
+        };
+        assert_eq!((data.stuck, data.alert_stuck_above), (3, 2));
+        assert!(engine.on_report(with_stuck(2, 5)).unwrap().is_empty());
+        assert_eq!(
+            kinds(&engine.on_report(with_stuck(3, 0)).unwrap()),
+            vec!["orders.unstuck"]
+        );
+        assert_eq!(
+            deliveries(dir.path()),
+            vec!["orders.stuck", "orders.unstuck"]
+        );
+    }
+
+    #[test]
+    fn a_provider_failing_across_services_is_one_alert() {
+        let text = CONFIG.replace("for = \"2m\"", "for = \"0s\"\ngroup_by = \"provider\"");
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let mut engine = Engine::new(config(&text), store).unwrap();
+        let spread = |m: i64, good: u64| {
+            let mut report = ok(m, good);
+            if let Ok(read) = &mut report.outcome {
+                for (i, o) in read.orders.iter_mut().enumerate() {
+                    o.service = ServiceId(100 + (i as u64 % 12));
+                }
+            }
+            report
+        };
+        let events = engine.on_report(spread(0, 5)).unwrap();
+        assert_eq!(kinds(&events), vec!["alert.fired"]);
+        let EventBody::AlertFired(data) = &events[0].body else {
+            panic!()
+        };
+        assert_eq!(data.provider.as_deref(), Some("prov-a"));
+        assert!(data.service.is_none());
+        assert_eq!(data.orders.finished(), 20);
+        let snap = engine.snapshot(t(0), DeliveryView::default());
+        assert_eq!(snap.services.len(), 1);
+        assert_eq!(snap.services[0].name, "provider prov-a (all services)");
+        assert_eq!(
+            kinds(&engine.on_report(spread(1, 20)).unwrap()),
+            vec!["alert.resolved"]
+        );
+    }
+
+    #[test]
+    fn every_event_carries_utc_and_local_time() {
+        let text = format!("[monitor]\ntimezone = \"Asia/Kolkata\"\n{CONFIG}");
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let mut engine = Engine::new(config(&text), store).unwrap();
+        engine.on_report(failed(0)).unwrap();
+        let events = engine.on_report(failed(1)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&events[0].to_json()).unwrap();
+        assert_eq!(json["timestamp"], "2027-01-15T08:01:00.000Z");
+        assert_eq!(json["local_time"], "2027-01-15T13:31:00+05:30");
     }
 }

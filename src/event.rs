@@ -83,6 +83,9 @@ impl Event {
                 format!("alert/{}/{}", a.panel, a.subject_key())
             }
             EventBody::PanelDown(p) | EventBody::PanelUp(p) => format!("panel/{}", p.panel),
+            EventBody::OrdersStuck(s) | EventBody::OrdersUnstuck(s) => {
+                format!("stuck/{}/service/{}", s.panel, s.service.id)
+            }
             EventBody::DestinationDisabled(d) => format!("destination/{}", d.destination),
             EventBody::Test(t) => format!("test/{}", t.destination),
         }
@@ -95,6 +98,7 @@ impl Event {
             | EventBody::AlertResolved(a)
             | EventBody::AlertReminder(a) => Some(&a.panel),
             EventBody::PanelDown(p) | EventBody::PanelUp(p) => Some(&p.panel),
+            EventBody::OrdersStuck(s) | EventBody::OrdersUnstuck(s) => Some(&s.panel),
             EventBody::DestinationDisabled(_) | EventBody::Test(_) => None,
         }
     }
@@ -132,6 +136,14 @@ impl Event {
                 p.reason.as_deref().unwrap_or("unreachable")
             ),
             EventBody::PanelUp(p) => format!("PANEL UP {}", p.panel),
+            EventBody::OrdersStuck(s) => format!(
+                "STUCK {} / {} (#{}): {} orders stuck, more than {} ({})",
+                s.panel, s.service.name, s.service.id, s.stuck, s.alert_stuck_above, s.rule
+            ),
+            EventBody::OrdersUnstuck(s) => format!(
+                "UNSTUCK {} / {} (#{}): {} orders stuck, at most {} ({})",
+                s.panel, s.service.name, s.service.id, s.stuck, s.alert_stuck_above, s.rule
+            ),
             EventBody::DestinationDisabled(d) => {
                 format!("DESTINATION DISABLED {}: {}", d.destination, d.reason)
             }
@@ -154,6 +166,10 @@ pub enum EventBody {
     PanelDown(PanelData),
     #[serde(rename = "panel.up")]
     PanelUp(PanelData),
+    #[serde(rename = "orders.stuck")]
+    OrdersStuck(StuckData),
+    #[serde(rename = "orders.unstuck")]
+    OrdersUnstuck(StuckData),
     #[serde(rename = "destination.disabled")]
     DestinationDisabled(DestinationData),
     #[serde(rename = "test")]
@@ -169,6 +185,8 @@ impl EventBody {
             EventBody::AlertReminder(_) => "alert.reminder",
             EventBody::PanelDown(_) => "panel.down",
             EventBody::PanelUp(_) => "panel.up",
+            EventBody::OrdersStuck(_) => "orders.stuck",
+            EventBody::OrdersUnstuck(_) => "orders.unstuck",
             EventBody::DestinationDisabled(_) => "destination.disabled",
             EventBody::Test(_) => "test",
         }
@@ -219,6 +237,22 @@ impl AlertData {
             (None, None) => self.panel.clone(),
         }
     }
+}
+
+/// Too many of a service's orders are stuck (`orders.stuck`), or no longer (`orders.unstuck`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StuckData {
+    pub panel: String,
+    pub service: ServiceRef,
+    pub rule: String,
+    /// Orders stuck now.
+    pub stuck: u32,
+    pub alert_stuck_above: u32,
+    /// Pending longer than this is stuck, e.g. `15m`.
+    pub stuck_pending: String,
+    /// Processing or in progress longer than this is stuck, e.g. `6h`.
+    pub stuck_running: String,
+    pub orders: OrderCounts,
 }
 
 /// A panel's reachability changed.

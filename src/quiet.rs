@@ -46,9 +46,7 @@ impl MuteTarget {
                     .parse::<u64>()
                     .map(|id| MuteTarget::Service(panel.into(), ServiceId(id)))
                     .map_err(|_| {
-                        format!(
-                            "{text:?}: write PANEL, PANEL/SERVICE_ID or PANEL/provider:NAME"
-                        )
+                        format!("{text:?}: write PANEL, PANEL/SERVICE_ID or PANEL/provider:NAME")
                     }),
             },
         }
@@ -105,7 +103,10 @@ pub fn why_quiet(
         .map(|(_, mute)| mute.until)
         .max();
     if let Some(until) = muted {
-        return Some(format!("muted until {}", until.format("%Y-%m-%d %H:%M UTC")));
+        return Some(format!(
+            "muted until {}",
+            until.format("%Y-%m-%d %H:%M UTC")
+        ));
     }
     windows
         .iter()
@@ -132,7 +133,7 @@ fn window_covers(w: &MaintenanceConfig, subject: Subject<'_>) -> bool {
 /// Whether the window is open at `now`.
 pub fn is_open(w: &MaintenanceConfig, now: DateTime<Utc>) -> bool {
     let today = now.with_timezone(&w.timezone).date_naive();
-    let reach = (w.duration.as_secs() / 86_400) as u64 + 1;
+    let reach = w.duration.as_secs() / 86_400 + 1;
     (0..=reach).any(|back| {
         let Some(day) = today.checked_sub_days(chrono::Days::new(back)) else {
             return false;
@@ -170,10 +171,17 @@ mod tests {
     use std::time::Duration;
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
-    fn window(days: Vec<Weekday>, start: &str, hours: u64, zone: chrono_tz::Tz) -> MaintenanceConfig {
+    fn window(
+        days: Vec<Weekday>,
+        start: &str,
+        hours: u64,
+        zone: chrono_tz::Tz,
+    ) -> MaintenanceConfig {
         MaintenanceConfig {
             name: "nightly".into(),
             days,
@@ -227,7 +235,9 @@ mod tests {
         let p = MuteTarget::parse("main/provider:fastsmm").unwrap();
         assert!(p.covers("main", Some(ServiceId(1)), Some("fastsmm")));
         assert_eq!(p.to_string(), "main/provider:fastsmm");
-        assert!(MuteTarget::parse("main").unwrap().covers("main", None, None));
+        assert!(MuteTarget::parse("main")
+            .unwrap()
+            .covers("main", None, None));
         assert!(MuteTarget::parse("main/x").is_err());
         assert!(MuteTarget::parse("/17").is_err());
     }
@@ -247,7 +257,12 @@ mod tests {
             provider: None,
         };
         assert_eq!(why_quiet(subject, &mutes, &[], now), None);
-        let later = vec![(mutes[0].0.clone(), Mute { until: utc("2026-12-04T13:00:00Z") })];
+        let later = vec![(
+            mutes[0].0.clone(),
+            Mute {
+                until: utc("2026-12-04T13:00:00Z"),
+            },
+        )];
         assert_eq!(
             why_quiet(subject, &later, &[], now).as_deref(),
             Some("muted until 2026-12-04 13:00 UTC")

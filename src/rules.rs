@@ -37,7 +37,14 @@ pub enum AlertState {
         notified: DateTime<Utc>,
         /// Since when the rate has been at or above `resolve_above`, if it is.
         recovering: Option<DateTime<Utc>>,
+        /// Whether `alert.fired` was delivered: false while it fired in a quiet time.
+        #[serde(default = "yes")]
+        announced: bool,
     },
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl AlertState {
@@ -89,6 +96,7 @@ pub fn step(
                 since,
                 notified,
                 recovering,
+                announced,
             },
             rate,
         ) => {
@@ -108,6 +116,7 @@ pub fn step(
                 since: *since,
                 notified,
                 recovering,
+                announced: *announced,
             };
             (next, remind.then_some(Transition::Reminder))
         }
@@ -119,6 +128,7 @@ fn firing(now: DateTime<Utc>) -> AlertState {
         since: now,
         notified: now,
         recovering: None,
+        announced: true,
     }
 }
 
@@ -300,6 +310,7 @@ mod tests {
             since: t(1),
             notified: t(2),
             recovering: Some(t(3)),
+            announced: false,
         };
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<AlertState>(&json).unwrap(), s);

@@ -102,11 +102,36 @@ pub fn per_service(
     rule: &RuleConfig,
     now: DateTime<Utc>,
 ) -> BTreeMap<ServiceId, ServiceStats> {
+    grouped(orders, rule, now, |o| Some(o.service))
+}
+
+/// Figures for every upstream provider, over the services the rule covers: what
+/// `group_by = "provider"` alerts on. Orders without a provider are left out. The figures'
+/// `name` is the provider's name.
+pub fn per_provider(
+    orders: impl IntoIterator<Item = impl std::borrow::Borrow<Order>>,
+    rule: &RuleConfig,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, ServiceStats> {
+    let mut out = grouped(orders, rule, now, |o| o.provider.clone());
+    for (provider, figures) in out.iter_mut() {
+        figures.name = provider.clone();
+        figures.provider = Some(provider.clone());
+    }
+    out
+}
+
+fn grouped<K: Ord>(
+    orders: impl IntoIterator<Item = impl std::borrow::Borrow<Order>>,
+    rule: &RuleConfig,
+    now: DateTime<Utc>,
+    key: impl Fn(&Order) -> Option<K>,
+) -> BTreeMap<K, ServiceStats> {
     let window = chrono::Duration::from_std(rule.window).unwrap_or(chrono::Duration::MAX);
     let start = now
         .checked_sub_signed(window)
         .unwrap_or(DateTime::UNIX_EPOCH);
-    let mut acc: BTreeMap<ServiceId, Accumulator> = BTreeMap::new();
+    let mut acc: BTreeMap<K, Accumulator> = BTreeMap::new();
     for order in orders {
         let order = order.borrow();
         if order.created < start || order.created > now {
@@ -115,9 +140,11 @@ pub fn per_service(
         if !rule.covers_service(order.service.0, &order.service_name) {
             continue;
         }
-        acc.entry(order.service).or_default().add(order, rule, now);
+        if let Some(k) = key(order) {
+            acc.entry(k).or_default().add(order, rule, now);
+        }
     }
-    acc.into_iter().map(|(id, a)| (id, a.finish())).collect()
+    acc.into_iter().map(|(k, a)| (k, a.finish())).collect()
 }
 
 /// Counts and the delivered sum: what a rate is made of.
@@ -368,6 +395,21 @@ mod tests {
             vec![ServiceId(2)]
         );
         assert_eq!(stats[&ServiceId(2)].success_rate, Some(0.0));
+    }
+
+    #[test]
+    fn providers_are_figured_across_services() {
+        let mut orders = vec![
+            order(1, 1, "Completed", 1, 0, 1),
+            order(2, 2, "Canceled", 1, 1, 1),
+            order(3, 3, "Canceled", 1, 1, 1),
+        ];
+        orders[0].provider = Some("good".into());
+        let stats = per_provider(&orders, &rule(), now());
+        assert_eq!(stats["good"].success_rate, Some(1.0));
+        assert_eq!(stats["prov"].success_rate, Some(0.0));
+        assert_eq!(stats["prov"].counts.canceled, 2);
+        assert_eq!(stats["prov"].name, "prov");
     }
 
     #[test]

@@ -609,20 +609,22 @@ fn settle(
     Ok(true)
 }
 
-/// Who should receive `event`: for alerts, the rule's `named` destinations that want its
+/// Who should receive `event`: for alerts (stuck orders included), the rule's `named` destinations that want its
 /// type; for panel events, every destination that wants them; a test goes to the destination
 /// it names only; `destination.disabled` never goes to the destination it disables. Names not
 /// in the config are left out.
 pub fn destinations_for(config: &Config, event: &Event, named: &[String]) -> Vec<String> {
     let kind = event.kind();
     let mut out: Vec<String> = match &event.body {
-        EventBody::AlertFired(_) | EventBody::AlertResolved(_) | EventBody::AlertReminder(_) => {
-            named
-                .iter()
-                .filter(|n| config.destination(n).is_some_and(|d| d.wants(kind)))
-                .cloned()
-                .collect()
-        }
+        EventBody::AlertFired(_)
+        | EventBody::AlertResolved(_)
+        | EventBody::AlertReminder(_)
+        | EventBody::OrdersStuck(_)
+        | EventBody::OrdersUnstuck(_) => named
+            .iter()
+            .filter(|n| config.destination(n).is_some_and(|d| d.wants(kind)))
+            .cloned()
+            .collect(),
         EventBody::PanelDown(_) | EventBody::PanelUp(_) => config
             .webhooks
             .iter()

@@ -162,6 +162,36 @@ impl Message {
                 }
                 (format!("Panel up: {}", p.panel), GREEN, facts, None)
             }
+            EventBody::OrdersStuck(s) | EventBody::OrdersUnstuck(s) => {
+                let stuck = matches!(event.body, EventBody::OrdersStuck(_));
+                let title = if stuck {
+                    "Orders stuck"
+                } else {
+                    "Orders moving again"
+                };
+                (
+                    format!(
+                        "{title}: {} / {} (#{})",
+                        s.panel, s.service.name, s.service.id
+                    ),
+                    if stuck { AMBER } else { GREEN },
+                    vec![
+                        ("Panel", s.panel.clone()),
+                        ("Service", format!("{} (#{})", s.service.name, s.service.id)),
+                        (
+                            "Stuck",
+                            format!("{} (alerts above {})", s.stuck, s.alert_stuck_above),
+                        ),
+                        (
+                            "Stuck after",
+                            format!("pending {}, running {}", s.stuck_pending, s.stuck_running),
+                        ),
+                        ("Running", s.orders.running.to_string()),
+                        ("Rule", s.rule.clone()),
+                    ],
+                    None,
+                )
+            }
             EventBody::DestinationDisabled(d) => (
                 format!("Destination disabled: {}", d.destination),
                 GREY,
