@@ -53,6 +53,21 @@ enum Command {
         #[command(subcommand)]
         action: Option<DeliveriesAction>,
     },
+    /// Mute alerts about a panel, service or provider for a while: they are recorded, not sent.
+    Mute {
+        /// `PANEL`, `PANEL/SERVICE_ID` or `PANEL/provider:NAME`.
+        target: String,
+        /// How long, e.g. `30m`, `2h`, `1d`.
+        duration: String,
+        #[arg(long, short, default_value = "config.toml")]
+        config: PathBuf,
+    },
+    /// Lift a mute before it expires.
+    Unmute {
+        target: String,
+        #[arg(long, short, default_value = "config.toml")]
+        config: PathBuf,
+    },
     /// Send a `test` event to one destination through the outbox and print the outcome.
     TestAlert {
         /// The destination's name (`[[webhooks]] name`).
@@ -112,6 +127,22 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             deliveries(&loaded, action)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Mute {
+            target,
+            duration,
+            config,
+        } => {
+            let Some(loaded) = load(&config) else {
+                return Ok(ExitCode::from(2));
+            };
+            mute(&loaded, &target, Some(&duration))
+        }
+        Command::Unmute { target, config } => {
+            let Some(loaded) = load(&config) else {
+                return Ok(ExitCode::from(2));
+            };
+            mute(&loaded, &target, None)
         }
         Command::TestAlert {
             destination,
@@ -268,6 +299,60 @@ fn deliveries(config: &Config, action: Option<DeliveriesAction>) -> anyhow::Resu
         }
     }
     Ok(())
+}
+
+/// Sets (`duration` given) or lifts a mute in the state store; a running panelwatch picks it up
+/// at its next poll.
+fn mute(config: &Config, target: &str, duration: Option<&str>) -> anyhow::Result<ExitCode> {
+    use panelwatch::quiet::{Mute, MuteTarget};
+    let parsed = match MuteTarget::parse(target) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("panelwatch: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if config.panel(parsed.panel()).is_none() {
+        eprintln!(
+            "panelwatch: no panel is named {:?} in the config",
+            parsed.panel()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let store = Store::open(&config.monitor.state_dir)?;
+    let now = chrono::Utc::now();
+    let key = format!("mute/{parsed}");
+    let value = match duration {
+        Some(text) => {
+            let span = match panelwatch::config::parse_duration(text) {
+                Ok(d) if !d.is_zero() => d,
+                Ok(_) => {
+                    eprintln!("panelwatch: a mute needs a duration longer than zero");
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => {
+                    eprintln!("panelwatch: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let until = now + chrono::Duration::from_std(span)?;
+            println!(
+                "muted {parsed} until {}",
+                until.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+            Some(serde_json::to_string(&Mute { until })?)
+        }
+        None => {
+            println!("unmuted {parsed}");
+            None
+        }
+    };
+    let batch = panelwatch::store::Batch {
+        events: vec![],
+        states: vec![(key, value)],
+    };
+    store.commit(&batch, now)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn test_alert(config: Config, destination: &str) -> anyhow::Result<ExitCode> {

@@ -52,6 +52,13 @@ impl MuteTarget {
         }
     }
 
+    /// The panel the target belongs to.
+    pub fn panel(&self) -> &str {
+        match self {
+            MuteTarget::Panel(p) | MuteTarget::Service(p, _) | MuteTarget::Provider(p, _) => p,
+        }
+    }
+
     /// Whether the mute covers something about `panel` (and the service or provider, if any).
     pub fn covers(&self, panel: &str, service: Option<ServiceId>, provider: Option<&str>) -> bool {
         match self {

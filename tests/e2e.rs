@@ -278,3 +278,140 @@ async fn check_names_the_key_and_line_of_a_mistake() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_reload_keeps_open_alerts_and_refuses_a_broken_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = drifting_panel().await;
+    let receiver = Receiver::start().await;
+    sim.set_orders(orders(10));
+    let config = write_config(dir.path(), &sim, &receiver);
+    let bin = start(&config, &sim);
+    wait_until("alert.fired", LIMIT, || {
+        receiver.of_type("custom", "alert.fired").len() == 1 && receiver.at("slack").len() == 1
+    })
+    .await;
+
+    // An unrelated edit: applied, and the open alert is neither re-sent nor resolved.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("timeout = \"5s\"", "timeout = \"6s\""),
+    )
+    .unwrap();
+    wait_until("the reload", LIMIT, || {
+        bin.log().contains("config reloaded")
+    })
+    .await;
+    polls(&sim, 5).await;
+    assert_eq!(
+        receiver.at("custom").len(),
+        1,
+        "nothing re-sent or resolved"
+    );
+    assert_eq!(receiver.at("slack").len(), 1);
+
+    // A broken edit: refused with the key and line, and the running config stays.
+    std::fs::write(
+        &config,
+        text.replace("alert_below = 0.80", "alert_below = \"high\""),
+    )
+    .unwrap();
+    wait_until("the refusal", LIMIT, || {
+        bin.log().contains("config edit refused")
+    })
+    .await;
+    assert!(bin.log().contains("config.toml:"), "{}", bin.log());
+    polls(&sim, 5).await;
+    assert_eq!(receiver.at("custom").len(), 1);
+
+    // The service recovers: the running rule still resolves it, once.
+    sim.set_orders(orders(40));
+    wait_until("alert.resolved", LIMIT, || {
+        receiver.of_type("custom", "alert.resolved").len() == 1
+    })
+    .await;
+    drop(bin);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_pending_at_a_kill_go_out_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = drifting_panel().await;
+    let receiver = Receiver::start().await;
+    receiver.script("custom", vec![(500, vec![], "down for maintenance")]);
+    sim.set_orders(orders(10));
+    let config = write_config(dir.path(), &sim, &receiver);
+    // The third attempt waits long enough for the kill to land while it is queued.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(
+        r#"retry_schedule = ["200ms", "500ms", "1s"]"#,
+        r#"retry_schedule = ["200ms", "3s", "3s", "3s"]"#,
+    );
+    std::fs::write(&config, text).unwrap();
+    let bin = start(&config, &sim);
+    wait_until("failed attempts", LIMIT, || {
+        receiver.at("custom").len() >= 2
+    })
+    .await;
+    bin.kill();
+
+    receiver.script("custom", vec![(204, vec![], "")]);
+    let seen = receiver.at("custom").len();
+    let bin = start(&config, &sim);
+    wait_until("the delivery after the restart", LIMIT, || {
+        receiver.at("custom").len() > seen
+    })
+    .await;
+    polls(&sim, 5).await;
+    let got = receiver.at("custom");
+    let ids: std::collections::HashSet<&str> = got.iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(
+        ids.len(),
+        1,
+        "every attempt is the same event with the same webhook-id"
+    );
+    assert_eq!(got.len(), seen + 1, "delivered once after the restart");
+    verify_standard(SECRET, got.last().unwrap()).unwrap();
+    drop(bin);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mute_from_the_command_line_holds_the_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = drifting_panel().await;
+    let receiver = Receiver::start().await;
+    sim.set_orders(orders(40));
+    let config = write_config(dir.path(), &sim, &receiver);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_panelwatch"))
+        .args(["mute", "main/17", "1h", "--config"])
+        .arg(&config)
+        .env("E2E_PANEL_KEY", sim.api_key())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = start(&config, &sim);
+    polls(&sim, 2).await;
+    sim.set_orders(orders(5));
+    polls(&sim, 8).await;
+    assert!(receiver.all().is_empty(), "muted: recorded, not sent");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_panelwatch"))
+        .args(["unmute", "main/17", "--config"])
+        .arg(&config)
+        .env("E2E_PANEL_KEY", sim.api_key())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    wait_until("the alert after the unmute", LIMIT, || {
+        receiver.of_type("custom", "alert.fired").len() == 1
+    })
+    .await;
+    polls(&sim, 5).await;
+    assert_eq!(receiver.of_type("custom", "alert.fired").len(), 1);
+    drop(bin);
+}
