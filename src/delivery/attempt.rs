@@ -249,8 +249,25 @@ fn secrets(dest: &DestinationConfig) -> Vec<&str> {
     .chain(dest.headers.iter().map(|(_, v)| v))
     .map(|s| s.expose())
     .collect();
+    out.extend(url_tokens(dest.url.expose()));
     out.sort_by_key(|s| std::cmp::Reverse(s.len()));
     out
+}
+
+/// The parts of a URL that may be tokens: long path segments, query values, a password.
+fn url_tokens(url: &str) -> Vec<&str> {
+    let Some((_, rest)) = url.split_once("://") else {
+        return vec![];
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let password = authority
+        .rsplit_once('@')
+        .and_then(|(user, _)| user.split_once(':'))
+        .map(|(_, p)| p);
+    path.split(['/', '?', '&', '=', '#'])
+        .chain(password)
+        .filter(|part| part.len() >= 6)
+        .collect()
 }
 
 /// Discord announces its per-webhook bucket: when none is left, wait for the reset.
@@ -293,6 +310,16 @@ mod tests {
         assert_eq!(q, "bad token *** and *** 'x'");
         let long = "x".repeat(500);
         assert_eq!(quote(long.as_bytes(), &dest()).chars().count(), 201);
+    }
+
+    #[test]
+    fn url_tokens_are_masked_even_when_echoed_alone() {
+        let mut d = dest();
+        d.url = Secret::new(
+            "https://u:pa55word@hooks.test/services/T000/B000/XXXXsecretXXXX?t=qwerty1",
+        );
+        let q = quote(b"no such hook XXXXsecretXXXX (qwerty1, pa55word)", &d);
+        assert_eq!(q, "no such hook *** (***, ***)");
     }
 
     #[test]
