@@ -68,6 +68,7 @@ fn config(url: String) -> Config {
         },
         panels: vec![],
         rules: vec![],
+        maintenance: vec![],
         webhooks: vec![DestinationConfig {
             name: "bench".into(),
             kind: DestinationKind::Custom,

@@ -176,6 +176,7 @@ fn config(webhooks: Vec<DestinationConfig>, timeout: Duration) -> Config {
         panels: vec![],
         rules: vec![],
         webhooks,
+        maintenance: vec![],
     }
 }
 
