@@ -48,7 +48,7 @@ enum Command {
     },
     /// List pending, retrying and dead deliveries, or replay dead ones.
     Deliveries {
-        #[arg(long, short, default_value = "config.toml")]
+        #[arg(long, short, default_value = "config.toml", global = true)]
         config: PathBuf,
         #[command(subcommand)]
         action: Option<DeliveriesAction>,
@@ -86,6 +86,11 @@ enum DeliveriesAction {
         /// Every dead letter.
         #[arg(long, conflicts_with = "id")]
         all_dead: bool,
+    },
+    /// Let a disabled destination receive deliveries again; its queued deliveries resume.
+    Enable {
+        /// The destination's name (`[[webhooks]] name`).
+        destination: String,
     },
 }
 
@@ -266,6 +271,16 @@ fn deliveries(config: &Config, action: Option<DeliveriesAction>) -> anyhow::Resu
                 "{n} dead letter(s) queued for one more attempt; a running panelwatch sends them"
             );
         }
+        Some(DeliveriesAction::Enable { destination }) => {
+            if config.destination(&destination).is_none() {
+                anyhow::bail!("no webhook is named {destination:?} in the config");
+            }
+            if panelwatch::delivery::dispatch::enable_destination(&store, &destination)? {
+                println!("{destination} enabled; a running panelwatch resumes its deliveries");
+            } else {
+                println!("{destination} was not disabled");
+            }
+        }
         None => {
             let states = [
                 DeliveryState::Pending,
@@ -275,6 +290,7 @@ fn deliveries(config: &Config, action: Option<DeliveriesAction>) -> anyhow::Resu
             let list = store.deliveries(&states, 500)?;
             if list.is_empty() {
                 println!("no pending, retrying or dead deliveries");
+                return Ok(());
             }
             println!(
                 "{:>6}  {:<9} {:<16} {:<20} {:>8}  {:<20}  last outcome",

@@ -415,3 +415,66 @@ async fn a_mute_from_the_command_line_holds_the_alert() {
     assert_eq!(receiver.of_type("custom", "alert.fired").len(), 1);
     drop(bin);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_listed_and_replayed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = drifting_panel().await;
+    let receiver = Receiver::start().await;
+    // Slack says the channel is gone for good: a permanent failure, a dead letter at once.
+    receiver.script("slack", vec![(404, vec![], "channel_not_found")]);
+    sim.set_orders(orders(10));
+    let config = write_config(dir.path(), &sim, &receiver);
+    let bin = start(&config, &sim);
+    wait_until("the fired alert", LIMIT, || {
+        receiver.at("slack").len() == 1 && receiver.at("custom").len() == 1
+    })
+    .await;
+
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_panelwatch"))
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env("E2E_PANEL_KEY", sim.api_key())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let mut listing = String::new();
+    wait_until("the dead letter in the listing", LIMIT, || {
+        listing = cli(&["deliveries"]);
+        listing.contains("dead")
+    })
+    .await;
+    assert!(
+        listing.contains("ops") && listing.contains("alert.fired"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("404"),
+        "the last answer is shown: {listing}"
+    );
+    assert!(
+        !listing.contains(&receiver.url("slack")),
+        "no webhook URL in the listing"
+    );
+
+    receiver.script("slack", vec![(200, vec![], "ok")]);
+    let replay = cli(&["deliveries", "retry", "--all-dead"]);
+    assert!(replay.starts_with("1 dead letter"), "{replay}");
+    wait_until("the replayed delivery", LIMIT, || {
+        receiver.at("slack").len() == 2
+    })
+    .await;
+    wait_until("an empty outbox", LIMIT, || {
+        cli(&["deliveries"]).starts_with("no pending, retrying or dead deliveries")
+    })
+    .await;
+    drop(bin);
+}

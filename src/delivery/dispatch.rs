@@ -45,6 +45,9 @@ const CHAT_BATCH: usize = 16;
 const DISABLED_RECHECK: Duration = Duration::from_secs(2);
 /// A pause after a store error, before trying again.
 const STORE_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest an idle worker sleeps without a wake: other processes (`panelwatch deliveries
+/// retry`, `test-alert`) change the outbox without being able to wake this one.
+const IDLE_RECHECK: Duration = Duration::from_secs(2);
 /// How long a test delivery is kept from the dispatcher while `send_test` attempts it.
 const TEST_LEASE_MARGIN: Duration = Duration::from_secs(30);
 
@@ -197,13 +200,6 @@ fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
     *shutdown.borrow() || shutdown.has_changed().is_err()
 }
 
-async fn sleep_for(wait: Option<Duration>) {
-    match wait {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// Runs a store call off the async threads.
 async fn blocking<T: Send + 'static>(
     store: &Arc<Store>,
@@ -256,7 +252,7 @@ async fn worker(
         tokio::select! {
             _ = wake.changed() => {}
             changed = config.changed(), if config_open => config_open = changed.is_ok(),
-            _ = sleep_for(wait) => {}
+            _ = tokio::time::sleep(wait.map_or(IDLE_RECHECK, |w| w.min(IDLE_RECHECK))) => {}
             _ = stopped(&mut shutdown) => break,
         }
     }
