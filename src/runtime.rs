@@ -22,11 +22,12 @@ use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, PanelConfig};
+use crate::config::{Config, PanelConfig, PanelKind};
 use crate::delivery::dispatch::{self, DispatcherHandle};
 use crate::engine::{Engine, PanelRead, PanelReport};
 use crate::event::Event;
 use crate::panel::admin::AdminClient;
+use crate::panel::probe::{ProbeHistory, Prober};
 use crate::panel::PanelErrorKind;
 use crate::snapshot::Snapshot;
 use crate::store::{Store, StoreError};
@@ -237,6 +238,9 @@ impl Pollers {
 }
 
 async fn poll_panel(panel: PanelConfig, lookback: Duration, tx: mpsc::Sender<PanelReport>) {
+    if panel.kind == PanelKind::Http {
+        return poll_probes(panel, lookback, tx).await;
+    }
     let client = match AdminClient::new(&panel) {
         Ok(c) => c,
         Err(e) => {
@@ -280,6 +284,53 @@ async fn poll_panel(panel: PanelConfig, lookback: Duration, tx: mpsc::Sender<Pan
             return;
         }
         tokio::time::sleep(wait).await;
+    }
+}
+
+/// A `kind = "http"` panel: probes every target each interval and reports the lookback's
+/// results as orders, so the same rules, windows and alerts apply. A failure is a Canceled
+/// order, and its reason goes out once as a warning, naming the probe (never its URL).
+async fn poll_probes(panel: PanelConfig, lookback: Duration, tx: mpsc::Sender<PanelReport>) {
+    let prober = match Prober::new(&panel) {
+        Ok(p) => p,
+        Err(e) => {
+            let report = PanelReport {
+                panel: panel.name.clone(),
+                at: Utc::now(),
+                outcome: Err(e.to_string()),
+            };
+            let _ = tx.send(report).await;
+            return;
+        }
+    };
+    let mut history = ProbeHistory::new(panel.probes.len(), panel.interval, lookback);
+    let mut tick = tokio::time::interval(panel.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let started = std::time::Instant::now();
+        let results = prober.round().await;
+        let warnings = results
+            .iter()
+            .filter_map(|r| {
+                let reason = r.failure.as_ref()?;
+                Some(format!("probe {:?} failed: {reason}", r.name))
+            })
+            .collect();
+        let since = Utc::now() - chrono::Duration::from_std(lookback).unwrap_or_default();
+        history.push(results, since);
+        let report = PanelReport {
+            panel: panel.name.clone(),
+            at: Utc::now(),
+            outcome: Ok(PanelRead {
+                orders: history.orders(),
+                warnings,
+                elapsed: started.elapsed(),
+            }),
+        };
+        if tx.send(report).await.is_err() {
+            return;
+        }
     }
 }
 
