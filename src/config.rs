@@ -86,6 +86,7 @@ pub struct Config {
     pub monitor: MonitorConfig,
     pub ui: UiConfig,
     pub delivery: DeliveryConfig,
+    pub metrics: MetricsConfig,
     pub panels: Vec<PanelConfig>,
     pub rules: Vec<RuleConfig>,
     pub webhooks: Vec<DestinationConfig>,
@@ -106,6 +107,13 @@ pub struct MonitorConfig {
 pub struct UiConfig {
     /// Redraws per second at most.
     pub max_fps: u32,
+}
+
+/// The Prometheus endpoint (`[metrics]`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served; `None` (the default) serves nothing. Read at start only.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// How deliveries are attempted and retried.
@@ -414,6 +422,8 @@ struct RawConfig {
     #[serde(default)]
     delivery: RawDelivery,
     #[serde(default)]
+    metrics: RawMetrics,
+    #[serde(default)]
     panels: Vec<RawPanel>,
     #[serde(default)]
     rules: Vec<RawRule>,
@@ -433,6 +443,12 @@ struct RawMonitor {
 #[serde(deny_unknown_fields)]
 struct RawUi {
     max_fps: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -617,6 +633,7 @@ impl Checker<'_> {
             );
         }
         let delivery = self.delivery(raw.delivery);
+        let metrics = self.metrics(raw.metrics);
         let panels: Vec<PanelConfig> = raw
             .panels
             .into_iter()
@@ -650,9 +667,27 @@ impl Checker<'_> {
             monitor,
             ui,
             delivery,
+            metrics,
             panels,
             rules,
             webhooks,
+        }
+    }
+
+    fn metrics(&mut self, raw: RawMetrics) -> MetricsConfig {
+        let Some(text) = raw.listen else {
+            return MetricsConfig::default();
+        };
+        let text = self.expand(&[Seg::Key("metrics"), Seg::Key("listen")], &text);
+        match text.parse::<std::net::SocketAddr>() {
+            Ok(addr) => MetricsConfig { listen: Some(addr) },
+            Err(_) => {
+                self.fail(
+                    &[Seg::Key("metrics"), Seg::Key("listen")],
+                    format!("{text:?} is not an address and port (write \"127.0.0.1:9187\")"),
+                );
+                MetricsConfig::default()
+            }
         }
     }
 
@@ -1550,6 +1585,16 @@ alert_below = 0.5
         ))
         .unwrap_err();
         assert_eq!(err.key, "panels[0].probes", "{err}");
+    }
+
+    #[test]
+    fn metrics_listen_is_an_address() {
+        assert_eq!(parse(EXAMPLE).unwrap().metrics.listen, None);
+        let with = format!("[metrics]\nlisten = \"127.0.0.1:9187\"\n{EXAMPLE}");
+        let listen = parse(&with).unwrap().metrics.listen.unwrap();
+        assert_eq!(listen.to_string(), "127.0.0.1:9187");
+        let err = parse(&with.replace(":9187", "")).unwrap_err();
+        assert_eq!((err.key.as_str(), err.line), ("metrics.listen", Some(2)));
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod event;
+pub mod metrics;
 pub mod panel;
 pub mod rules;
 pub mod runtime;

@@ -40,6 +40,11 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 pub enum StartError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("metrics.listen: cannot listen on {addr}: {source}")]
+    Metrics {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A running monitor.
@@ -63,6 +68,7 @@ impl Monitor {
         let config = Arc::new(source.config);
         let store = Arc::new(Store::open(&config.monitor.state_dir)?);
         let engine = Engine::new(Arc::clone(&config), Arc::clone(&store))?;
+        let metrics = bind_metrics(&config).await?;
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (config_tx, config_rx) = watch::channel(Arc::clone(&config));
@@ -70,6 +76,10 @@ impl Monitor {
             dispatch::Dispatcher::spawn(Arc::clone(&store), config_rx, shutdown_rx.clone());
         let initial = engine.snapshot(Utc::now(), delivery_view(&store, &config));
         let (snap_tx, snapshots) = watch::channel(initial);
+        if let Some(listener) = metrics {
+            let serve = crate::metrics::serve(listener, snapshots.clone(), shutdown_rx.clone());
+            tokio::spawn(serve);
+        }
         let (reload_tx, reload_rx) = mpsc::channel(4);
         if let Some(path) = source.path {
             let text = std::fs::read(&path).unwrap_or_default();
@@ -107,6 +117,19 @@ impl Monitor {
         let _ = self.engine_task.await;
         self.dispatcher.join().await;
     }
+}
+
+/// Binds `[metrics] listen`, when set; the address is read at start only.
+async fn bind_metrics(config: &Config) -> Result<Option<tokio::net::TcpListener>, StartError> {
+    let Some(addr) = config.metrics.listen else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Metrics { addr, source })?;
+    let addr = listener.local_addr().unwrap_or(addr);
+    tracing::info!(listen = %addr, "serving metrics at /metrics");
+    Ok(Some(listener))
 }
 
 /// A config edit picked up by the watcher: the new config, or why it was refused.

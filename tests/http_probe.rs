@@ -1,5 +1,6 @@
 //! HTTP probes end to end: the real binary probing local endpoints (up, slow, wrong status,
-//! bad JSON) and alerting a local receiver about the failing ones only.
+//! bad JSON) and alerting a local receiver about the failing ones only; its metrics endpoint
+//! says the same.
 
 mod common;
 
@@ -46,6 +47,27 @@ async fn endpoints() -> (String, Arc<AtomicU64>) {
     (format!("http://{addr}"), hits)
 }
 
+/// A loopback port nothing listens on (for a moment: good enough for a test).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Scrapes the binary's metrics endpoint, the address taken from its config.
+async fn scrape(config: &std::path::Path) -> std::collections::BTreeMap<String, f64> {
+    let text = std::fs::read_to_string(config).unwrap();
+    let listen = text
+        .split("listen = \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let url = format!("http://{listen}/metrics");
+    let body = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    common::prom::parse(&body).unwrap_or_else(|e| panic!("{e}\n{body}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_probes_alert_and_the_healthy_one_does_not() {
     let dir = tempfile::tempdir().unwrap();
@@ -61,6 +83,9 @@ async fn failing_probes_alert_and_the_healthy_one_does_not() {
         r#"
 [monitor]
 state_dir = "state"
+
+[metrics]
+listen = "127.0.0.1:{port}"
 
 [[panels]]
 name = "site"
@@ -91,6 +116,7 @@ secret = "{SECRET}"
         wrong = probe("wrong", "/wrong", "expect_status = 200"),
         badjson = probe("badjson", "/badjson", ""),
         hook = receiver.url("hook"),
+        port = free_port(),
     );
     let config = dir.path().join("config.toml");
     std::fs::write(&config, text).unwrap();
@@ -130,6 +156,37 @@ secret = "{SECRET}"
         .map(|r| r.json()["data"]["service"]["id"].as_u64().unwrap())
         .collect();
     assert!(ids.iter().all(|id| (2..=4).contains(id)), "{ids:?}");
+
+    // The outbox records a delivery just after the receiver answered it: scrape until then.
+    let delivered = r#"panelwatch_deliveries{destination="backend",state="delivered"}"#;
+    let deadline = std::time::Instant::now() + LIMIT;
+    let samples = loop {
+        let samples = scrape(&config).await;
+        if samples.get(delivered) == Some(&3.0) || std::time::Instant::now() > deadline {
+            break samples;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let labels = |name: &str, id: u64| {
+        format!(r#"panel="site",rule="uptime",service="{name}",service_id="{id}""#)
+    };
+    let get = |key: String| *samples.get(&key).unwrap_or_else(|| panic!("{key} missing"));
+    let ratio = |name, id| {
+        get(format!(
+            "panelwatch_service_success_ratio{{{}}}",
+            labels(name, id)
+        ))
+    };
+    let firing = |name, id| get(format!("panelwatch_alert_firing{{{}}}", labels(name, id)));
+    assert_eq!(ratio("up", 1), 1.0);
+    assert_eq!(firing("up", 1), 0.0);
+    for (name, id) in [("slow", 2), ("wrong", 3), ("badjson", 4)] {
+        assert_eq!(ratio(name, id), 0.0);
+        assert_eq!(firing(name, id), 1.0);
+    }
+    assert_eq!(get(r#"panelwatch_panel_up{panel="site"}"#.into()), 1.0);
+    assert_eq!(get(delivered.into()), 3.0);
+    assert_eq!(get("panelwatch_dead_letters{}".into()), 0.0);
 
     let log = bin.log();
     assert!(
