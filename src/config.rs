@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono_tz::Tz;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// A value that must never be shown: API keys, tokens, webhook URLs with tokens in them.
@@ -392,6 +393,15 @@ impl Config {
     }
 }
 
+/// The JSON Schema of `config.toml`, pretty-printed: what `panelwatch config schema` prints and
+/// `assets/config.schema.json` holds. It describes the file's shape (keys, types, unknown keys
+/// refused); the checks types cannot say (names referenced, thresholds ordered) stay in
+/// [`Config::from_toml`].
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(RawConfig);
+    serde_json::to_string_pretty(&schema).expect("a schema serialises")
+}
+
 fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
     let line = e.span().map(|s| line_of(text, s.start));
     ConfigError {
@@ -412,7 +422,9 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 // ---- raw shapes, as serde reads them ----
 
-#[derive(Deserialize)]
+/// panelwatch's config.toml.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(title = "panelwatch config.toml")]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
@@ -431,7 +443,7 @@ struct RawConfig {
     webhooks: Vec<RawDestination>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawMonitor {
     state_dir: Option<String>,
@@ -439,19 +451,19 @@ struct RawMonitor {
     history: Option<usize>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawUi {
     max_fps: Option<u32>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawMetrics {
     listen: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawDelivery {
     timeout: Option<String>,
@@ -459,7 +471,7 @@ struct RawDelivery {
     disable_after: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawPanel {
     name: String,
@@ -473,7 +485,7 @@ struct RawPanel {
     probes: Vec<RawProbe>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawProbe {
     name: String,
@@ -490,21 +502,22 @@ struct RawProbe {
     json: Vec<RawJsonCheck>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawJsonCheck {
     path: String,
+    #[schemars(with = "Option<serde_json::Value>")]
     equals: Option<toml::Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 enum RawSelector {
     Id(u64),
     Text(String),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
     name: String,
@@ -524,7 +537,7 @@ struct RawRule {
     notify: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawDestination {
     name: String,
@@ -537,6 +550,7 @@ struct RawDestination {
     #[serde(default)]
     headers: std::collections::BTreeMap<String, String>,
     bot_token: Option<String>,
+    #[schemars(with = "Option<serde_json::Value>")]
     chat_id: Option<toml::Value>,
 }
 
