@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono_tz::Tz;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// A value that must never be shown: API keys, tokens, webhook URLs with tokens in them.
@@ -86,6 +87,7 @@ pub struct Config {
     pub monitor: MonitorConfig,
     pub ui: UiConfig,
     pub delivery: DeliveryConfig,
+    pub metrics: MetricsConfig,
     pub panels: Vec<PanelConfig>,
     pub rules: Vec<RuleConfig>,
     pub webhooks: Vec<DestinationConfig>,
@@ -126,6 +128,13 @@ pub struct UiConfig {
     pub max_fps: u32,
 }
 
+/// The Prometheus endpoint (`[metrics]`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served; `None` (the default) serves nothing. Read at start only.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 /// How deliveries are attempted and retried.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeliveryConfig {
@@ -141,6 +150,8 @@ pub struct DeliveryConfig {
 pub enum PanelKind {
     /// The admin API v2: orders by service and time (`GET {url}/orders`).
     Admin,
+    /// HTTP probes: each `[[panels.probes]]` target is a service, each probe an order.
+    Http,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -155,6 +166,40 @@ pub struct PanelConfig {
     pub timeout: Duration,
     /// Orders asked for per page.
     pub page_size: u32,
+    /// `kind = "http"`: the probe targets, each one a service; empty for other kinds.
+    pub probes: Vec<ProbeConfig>,
+}
+
+/// One HTTP probe target (`[[panels.probes]]`): a "service" whose every probe is one order,
+/// Completed when it passed and Canceled when it failed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeConfig {
+    /// The service id its orders carry: `id`, or the probe's position counted from 1.
+    pub id: u64,
+    pub name: String,
+    /// A secret: URLs may carry tokens. Logs and errors name the probe instead.
+    pub url: Secret,
+    /// `GET`, `HEAD`, `POST`, ... in capitals.
+    pub method: String,
+    pub headers: Vec<(String, Secret)>,
+    /// A request body (form or JSON text), sent as is.
+    pub body: Option<Secret>,
+    /// The status that passes; `None` is any 2xx.
+    pub expect_status: Option<u16>,
+    /// Slower answers fail even when they are right.
+    pub max_latency: Option<Duration>,
+    /// Redirects are answers (and fail unless expected) unless this is set.
+    pub follow_redirects: bool,
+    /// Assertions on the JSON body; any of them makes a non-JSON body a failure.
+    pub json: Vec<JsonCheck>,
+}
+
+/// `{ path = "data.status", equals = "ok" }`: the value at a dotted path (array items by
+/// number) exists, and equals `equals` when given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsonCheck {
+    pub path: String,
+    pub equals: Option<serde_json::Value>,
 }
 
 /// Which services a rule covers: ids, or globs over names (`*`, `?`).
@@ -376,6 +421,15 @@ impl Config {
     }
 }
 
+/// The JSON Schema of `config.toml`, pretty-printed: what `panelwatch config schema` prints and
+/// `assets/config.schema.json` holds. It describes the file's shape (keys, types, unknown keys
+/// refused); the checks types cannot say (names referenced, thresholds ordered) stay in
+/// [`Config::from_toml`].
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(RawConfig);
+    serde_json::to_string_pretty(&schema).expect("a schema serialises")
+}
+
 fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
     let line = e.span().map(|s| line_of(text, s.start));
     ConfigError {
@@ -396,7 +450,9 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 // ---- raw shapes, as serde reads them ----
 
-#[derive(Deserialize)]
+/// panelwatch's config.toml.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(title = "panelwatch config.toml")]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
@@ -405,6 +461,8 @@ struct RawConfig {
     ui: RawUi,
     #[serde(default)]
     delivery: RawDelivery,
+    #[serde(default)]
+    metrics: RawMetrics,
     #[serde(default)]
     panels: Vec<RawPanel>,
     #[serde(default)]
@@ -415,7 +473,8 @@ struct RawConfig {
     maintenance: Vec<RawMaintenance>,
 }
 
-#[derive(Deserialize)]
+/// A recurring maintenance window: alerts about what it covers are recorded, not sent.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawMaintenance {
     name: String,
@@ -427,7 +486,7 @@ struct RawMaintenance {
     services: Option<Vec<RawSelector>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawMonitor {
     state_dir: Option<String>,
@@ -435,13 +494,19 @@ struct RawMonitor {
     history: Option<usize>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawUi {
     max_fps: Option<u32>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<String>,
+}
+
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawDelivery {
     timeout: Option<String>,
@@ -449,26 +514,53 @@ struct RawDelivery {
     disable_after: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawPanel {
     name: String,
     kind: String,
-    url: String,
-    api_key: String,
+    url: Option<String>,
+    api_key: Option<String>,
     interval: Option<String>,
     timeout: Option<String>,
     page_size: Option<u32>,
+    #[serde(default)]
+    probes: Vec<RawProbe>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawProbe {
+    name: String,
+    id: Option<u64>,
+    url: String,
+    method: Option<String>,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    body: Option<String>,
+    expect_status: Option<u16>,
+    max_latency: Option<String>,
+    follow_redirects: Option<bool>,
+    #[serde(default)]
+    json: Vec<RawJsonCheck>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawJsonCheck {
+    path: String,
+    #[schemars(with = "Option<serde_json::Value>")]
+    equals: Option<toml::Value>,
+}
+
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 enum RawSelector {
     Id(u64),
     Text(String),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
     name: String,
@@ -490,7 +582,7 @@ struct RawRule {
     group_by: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawDestination {
     name: String,
@@ -503,6 +595,7 @@ struct RawDestination {
     #[serde(default)]
     headers: std::collections::BTreeMap<String, String>,
     bot_token: Option<String>,
+    #[schemars(with = "Option<serde_json::Value>")]
     chat_id: Option<toml::Value>,
 }
 
@@ -599,6 +692,7 @@ impl Checker<'_> {
             );
         }
         let delivery = self.delivery(raw.delivery);
+        let metrics = self.metrics(raw.metrics);
         let panels: Vec<PanelConfig> = raw
             .panels
             .into_iter()
@@ -639,6 +733,7 @@ impl Checker<'_> {
             monitor,
             ui,
             delivery,
+            metrics,
             panels,
             rules,
             webhooks,
@@ -717,6 +812,23 @@ impl Checker<'_> {
             timezone,
             panels: raw.panels,
             services: selectors(raw.services),
+        }
+    }
+
+    fn metrics(&mut self, raw: RawMetrics) -> MetricsConfig {
+        let Some(text) = raw.listen else {
+            return MetricsConfig::default();
+        };
+        let text = self.expand(&[Seg::Key("metrics"), Seg::Key("listen")], &text);
+        match text.parse::<std::net::SocketAddr>() {
+            Ok(addr) => MetricsConfig { listen: Some(addr) },
+            Err(_) => {
+                self.fail(
+                    &[Seg::Key("metrics"), Seg::Key("listen")],
+                    format!("{text:?} is not an address and port (write \"127.0.0.1:9187\")"),
+                );
+                MetricsConfig::default()
+            }
         }
     }
 
@@ -799,17 +911,42 @@ impl Checker<'_> {
         let at = |k| [Seg::Key("panels"), Seg::Index(i), Seg::Key(k)];
         let kind = match raw.kind.as_str() {
             "admin" => PanelKind::Admin,
+            "http" => PanelKind::Http,
             other => {
                 self.fail(
                     &at("kind"),
-                    format!("unknown panel kind {other:?} (known: \"admin\")"),
+                    format!("unknown panel kind {other:?} (known: \"admin\", \"http\")"),
                 );
                 PanelKind::Admin
             }
         };
-        let url = self.expand(&at("url"), &raw.url);
-        self.check_url(&at("url"), &url);
-        let api_key = Secret::new(self.expand(&at("api_key"), &raw.api_key));
+        let url = match (&raw.url, kind) {
+            (Some(_), PanelKind::Http) => {
+                self.fail(&at("url"), NOT_FOR_HTTP);
+                String::new()
+            }
+            (Some(u), _) => self.expand(&at("url"), u),
+            (None, PanelKind::Admin) => {
+                self.fail(&at("url"), "is required for kind \"admin\"");
+                String::new()
+            }
+            (None, PanelKind::Http) => String::new(),
+        };
+        if !url.is_empty() {
+            self.check_url(&at("url"), &url);
+        }
+        let api_key = match (&raw.api_key, kind) {
+            (Some(_), PanelKind::Http) => {
+                self.fail(&at("api_key"), NOT_FOR_HTTP);
+                Secret::default()
+            }
+            (Some(k), _) => Secret::new(self.expand(&at("api_key"), k)),
+            (None, PanelKind::Admin) => {
+                self.fail(&at("api_key"), "is required for kind \"admin\"");
+                Secret::default()
+            }
+            (None, PanelKind::Http) => Secret::default(),
+        };
         let interval = self.duration(&at("interval"), raw.interval.as_deref(), secs(30));
         let timeout = self.duration(&at("timeout"), raw.timeout.as_deref(), secs(15));
         if interval < Duration::from_millis(100) {
@@ -823,6 +960,7 @@ impl Checker<'_> {
             self.fail(&at("page_size"), "must be from 1 to 10000");
         }
         self.check_name(&at("name"), &raw.name);
+        let probes = self.probes(i, kind, raw.probes);
         PanelConfig {
             name: raw.name,
             kind,
@@ -831,6 +969,156 @@ impl Checker<'_> {
             interval,
             timeout,
             page_size,
+            probes,
+        }
+    }
+
+    // ---- HTTP probes (`kind = "http"`) ----
+
+    fn probes(&mut self, i: usize, kind: PanelKind, raw: Vec<RawProbe>) -> Vec<ProbeConfig> {
+        let at = |k| [Seg::Key("panels"), Seg::Index(i), Seg::Key(k)];
+        if kind != PanelKind::Http {
+            if !raw.is_empty() {
+                self.fail(&at("probes"), "only panels of kind \"http\" have probes");
+            }
+            return Vec::new();
+        }
+        if raw.is_empty() {
+            self.fail(
+                &at("kind"),
+                "a panel of kind \"http\" needs at least one [[panels.probes]] entry",
+            );
+        }
+        let probes: Vec<ProbeConfig> = raw
+            .into_iter()
+            .enumerate()
+            .map(|(j, p)| self.probe(i, j, p))
+            .collect();
+        let mut ids = HashSet::new();
+        let mut names = HashSet::new();
+        for (j, probe) in probes.iter().enumerate() {
+            let path = |k| {
+                [
+                    Seg::Key("panels"),
+                    Seg::Index(i),
+                    Seg::Key("probes"),
+                    Seg::Index(j),
+                    Seg::Key(k),
+                ]
+            };
+            if !names.insert(probe.name.as_str()) {
+                let message = format!("the probe name {:?} is used twice", probe.name);
+                self.fail(&path("name"), message);
+            }
+            if !ids.insert(probe.id) {
+                let message = format!("the probe id {} is used twice", probe.id);
+                self.fail(&path("id"), message);
+            }
+        }
+        probes
+    }
+
+    fn probe(&mut self, i: usize, j: usize, raw: RawProbe) -> ProbeConfig {
+        let at = |k| {
+            [
+                Seg::Key("panels"),
+                Seg::Index(i),
+                Seg::Key("probes"),
+                Seg::Index(j),
+                Seg::Key(k),
+            ]
+        };
+        if raw.name.trim().is_empty() {
+            self.fail(&at("name"), "must not be empty");
+        }
+        if raw.id == Some(0) {
+            self.fail(&at("id"), "must be 1 or more");
+        }
+        let url = self.expand(&at("url"), &raw.url);
+        self.check_url(&at("url"), &url);
+        let method = raw.method.unwrap_or_else(|| "GET".into()).to_uppercase();
+        const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+        if !METHODS.contains(&method.as_str()) {
+            self.fail(
+                &at("method"),
+                format!("unknown method {method:?} (known: {})", METHODS.join(", ")),
+            );
+        }
+        let mut headers = Vec::new();
+        for (name, value) in &raw.headers {
+            let path = [
+                Seg::Key("panels"),
+                Seg::Index(i),
+                Seg::Key("probes"),
+                Seg::Index(j),
+                Seg::Key("headers"),
+                Seg::Key(name),
+            ];
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                self.fail(&path, format!("{name:?} is not a valid header name"));
+            }
+            let value = self.expand(&path, value);
+            if reqwest::header::HeaderValue::from_str(&value).is_err() {
+                // The value may be a secret: say what is wrong, never echo it.
+                self.fail(&path, "the value holds characters a header cannot carry");
+            }
+            headers.push((name.clone(), Secret::new(value)));
+        }
+        let body = raw
+            .body
+            .as_deref()
+            .map(|b| Secret::new(self.expand(&at("body"), b)));
+        if let Some(status) = raw.expect_status {
+            if !(100..=599).contains(&status) {
+                self.fail(
+                    &at("expect_status"),
+                    "must be an HTTP status from 100 to 599",
+                );
+            }
+        }
+        let max_latency = raw
+            .max_latency
+            .as_deref()
+            .map(|t| self.duration(&at("max_latency"), Some(t), secs(1)));
+        if max_latency.is_some_and(|d| d.is_zero()) {
+            self.fail(&at("max_latency"), "must be longer than zero");
+        }
+        let mut json = Vec::new();
+        for (k, check) in raw.json.into_iter().enumerate() {
+            let path = [
+                Seg::Key("panels"),
+                Seg::Index(i),
+                Seg::Key("probes"),
+                Seg::Index(j),
+                Seg::Key("json"),
+                Seg::Index(k),
+                Seg::Key("path"),
+            ];
+            if check.path.trim().is_empty() {
+                self.fail(
+                    &path,
+                    "must name a key, such as \"status\" or \"data.0.id\"",
+                );
+            }
+            let equals = check
+                .equals
+                .map(|v| serde_json::to_value(v).unwrap_or(serde_json::Value::Null));
+            json.push(JsonCheck {
+                path: check.path,
+                equals,
+            });
+        }
+        ProbeConfig {
+            id: raw.id.unwrap_or(j as u64 + 1),
+            name: raw.name,
+            url: Secret::new(url),
+            method,
+            headers,
+            body,
+            expect_status: raw.expect_status,
+            max_latency,
+            follow_redirects: raw.follow_redirects.unwrap_or(false),
+            json,
         }
     }
 
@@ -1097,6 +1385,8 @@ fn render_path(path: &[Seg]) -> String {
     }
     out
 }
+
+const NOT_FOR_HTTP: &str = "is not used by kind \"http\": each [[panels.probes]] has its own url";
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -1371,6 +1661,106 @@ secret = "${PANELWATCH_SECRET}"
         assert!(!glob_match("tiktok*", "IG Followers"));
         assert!(glob_match("alert.*", "alert.fired"));
         assert!(!glob_match("alert.*", "panel.down"));
+    }
+
+    const PROBES: &str = r#"
+[[panels]]
+name = "storefront"
+kind = "http"
+interval = "20s"
+
+[[panels.probes]]
+name = "home"
+url = "https://panel.example/"
+max_latency = "2s"
+
+[[panels.probes]]
+name = "api"
+id = 7
+url = "https://panel.example/api/v2?key=${PANEL_ADMIN_KEY}"
+method = "post"
+expect_status = 200
+headers = { Authorization = "Bearer ${PANEL_ADMIN_KEY}" }
+body = "action=services"
+json = [{ path = "status", equals = "ok" }, { path = "data.0.id" }]
+
+[[rules]]
+name = "uptime"
+window = "5m"
+min_orders = 3
+alert_below = 0.5
+"#;
+
+    #[test]
+    fn http_panels_have_probes() {
+        let config = parse(PROBES).unwrap();
+        let panel = &config.panels[0];
+        assert_eq!(panel.kind, PanelKind::Http);
+        let [home, api] = &panel.probes[..] else {
+            panic!("two probes")
+        };
+        assert_eq!((home.id, home.method.as_str()), (1, "GET"));
+        assert_eq!(home.max_latency, Some(secs(2)));
+        assert_eq!(home.expect_status, None);
+        assert_eq!((api.id, api.method.as_str()), (7, "POST"));
+        assert!(api.url.expose().ends_with("key=admin-key-123"));
+        assert_eq!(api.json[0].equals, Some(serde_json::json!("ok")));
+        assert_eq!(api.json[1].equals, None);
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("admin-key-123") && !debug.contains("panel.example"));
+    }
+
+    #[test]
+    fn probe_mistakes_name_the_key_and_line() {
+        let cases = [
+            (
+                "method = \"post\"",
+                "method = \"BREW\"",
+                "panels[0].probes[1].method",
+                16,
+            ),
+            ("id = 7", "id = 1", "panels[0].probes[1].id", 14),
+            (
+                "max_latency = \"2s\"",
+                "max_latency = \"2\"",
+                "panels[0].probes[0].max_latency",
+                10,
+            ),
+            (
+                "interval = \"20s\"",
+                "url = \"http://x\"",
+                "panels[0].url",
+                5,
+            ),
+            (
+                "{ path = \"data.0.id\" }",
+                "{ path = \"\" }",
+                "panels[0].probes[1].json[1].path",
+                20,
+            ),
+        ];
+        for (from, to, key, line) in cases {
+            let err = parse(&PROBES.replace(from, to)).unwrap_err();
+            assert_eq!((err.key.as_str(), err.line), (key, Some(line)), "{err}");
+        }
+        let err = parse(&PROBES.replace("key=${PANEL_ADMIN_KEY}", "key=${NOPE}")).unwrap_err();
+        assert!(err.message.contains("NOPE"), "{err}");
+        let err = parse(&EXAMPLE.replace("page_size", "x").replace(
+            "timeout = \"15s\"\n",
+            "timeout = \"15s\"\n[[panels.probes]]\nname = \"x\"\nurl = \"http://a/\"\n",
+        ))
+        .unwrap_err();
+        assert_eq!(err.key, "panels[0].probes", "{err}");
+    }
+
+    #[test]
+    fn metrics_listen_is_an_address() {
+        assert_eq!(parse(EXAMPLE).unwrap().metrics.listen, None);
+        let with = format!("[metrics]\nlisten = \"127.0.0.1:9187\"\n{EXAMPLE}");
+        let listen = parse(&with).unwrap().metrics.listen.unwrap();
+        assert_eq!(listen.to_string(), "127.0.0.1:9187");
+        let err = parse(&with.replace(":9187", "")).unwrap_err();
+        assert_eq!((err.key.as_str(), err.line), ("metrics.listen", Some(2)));
     }
 
     #[test]

@@ -17,12 +17,15 @@
 //! `sim` holds the simulated panel and webhook receiver that the demo and the tests run
 //! against. The engine never imports the terminal code.
 
+pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod event;
+pub mod init;
+pub mod metrics;
 pub mod panel;
 pub mod quiet;
 pub mod rules;

@@ -7,92 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
+use panelwatch::cli::{Cli, Command, ConfigAction, DeliveriesAction};
 use panelwatch::config::Config;
 use panelwatch::runtime::{ConfigSource, Monitor};
 use panelwatch::store::{DeliveryState, Store};
-
-#[derive(Parser)]
-#[command(
-    name = "panelwatch",
-    version,
-    about = "Watches SMM panel services and sends signed webhook alerts when they fail"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Watch the panels in the config: the terminal UI, or logs when headless.
-    Run {
-        /// The config file.
-        #[arg(long, short, default_value = "config.toml")]
-        config: PathBuf,
-        /// No terminal UI: events as log lines on stderr (automatic when stdout is not a terminal).
-        #[arg(long)]
-        headless: bool,
-    },
-    /// Run a simulated panel and webhook receiver and watch them; nothing to configure.
-    Demo {
-        /// No terminal UI: events and received webhooks as log lines.
-        #[arg(long)]
-        headless: bool,
-    },
-    /// Validate the config and exit non-zero with the key and line of the first problem.
-    Check {
-        #[arg(long, short, default_value = "config.toml")]
-        config: PathBuf,
-    },
-    /// List pending, retrying and dead deliveries, or replay dead ones.
-    Deliveries {
-        #[arg(long, short, default_value = "config.toml", global = true)]
-        config: PathBuf,
-        #[command(subcommand)]
-        action: Option<DeliveriesAction>,
-    },
-    /// Mute alerts about a panel, service or provider for a while: they are recorded, not sent.
-    Mute {
-        /// `PANEL`, `PANEL/SERVICE_ID` or `PANEL/provider:NAME`.
-        target: String,
-        /// How long, e.g. `30m`, `2h`, `1d`.
-        duration: String,
-        #[arg(long, short, default_value = "config.toml")]
-        config: PathBuf,
-    },
-    /// Lift a mute before it expires.
-    Unmute {
-        target: String,
-        #[arg(long, short, default_value = "config.toml")]
-        config: PathBuf,
-    },
-    /// Send a `test` event to one destination through the outbox and print the outcome.
-    TestAlert {
-        /// The destination's name (`[[webhooks]] name`).
-        destination: String,
-        #[arg(long, short, default_value = "config.toml")]
-        config: PathBuf,
-    },
-}
-
-#[derive(Subcommand)]
-enum DeliveriesAction {
-    /// Put dead letters back in the queue for one more attempt.
-    Retry {
-        /// The delivery id, as `panelwatch deliveries` lists it.
-        id: Option<i64>,
-        /// Every dead letter.
-        #[arg(long, conflicts_with = "id")]
-        all_dead: bool,
-    },
-    /// Let a disabled destination receive deliveries again; its queued deliveries resume.
-    Enable {
-        /// The destination's name (`[[webhooks]] name`).
-        destination: String,
-    },
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -148,6 +68,28 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             mute(&loaded, &target, None)
+        }
+        Command::Completions { shell } => {
+            panelwatch::cli::completions(shell, &mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            panelwatch::cli::man(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config {
+            action: ConfigAction::Schema,
+        } => {
+            println!("{}", panelwatch::config::schema_json());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Init { config } => {
+            let stdin = std::io::stdin();
+            let interactive = stdin.is_terminal();
+            let mut input = stdin.lock();
+            let mut output = std::io::stderr();
+            panelwatch::init::run(&config, interactive, &mut input, &mut output)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::TestAlert {
             destination,

@@ -22,11 +22,12 @@ use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, PanelConfig};
+use crate::config::{Config, PanelConfig, PanelKind};
 use crate::delivery::dispatch::{self, DispatcherHandle};
 use crate::engine::{Engine, PanelRead, PanelReport};
 use crate::event::Event;
 use crate::panel::admin::AdminClient;
+use crate::panel::probe::{ProbeHistory, Prober};
 use crate::panel::PanelErrorKind;
 use crate::snapshot::Snapshot;
 use crate::store::{Store, StoreError};
@@ -39,6 +40,11 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 pub enum StartError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("metrics.listen: cannot listen on {addr}: {source}")]
+    Metrics {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A running monitor.
@@ -62,6 +68,7 @@ impl Monitor {
         let config = Arc::new(source.config);
         let store = Arc::new(Store::open(&config.monitor.state_dir)?);
         let engine = Engine::new(Arc::clone(&config), Arc::clone(&store))?;
+        let metrics = bind_metrics(&config).await?;
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (config_tx, config_rx) = watch::channel(Arc::clone(&config));
@@ -69,6 +76,10 @@ impl Monitor {
             dispatch::Dispatcher::spawn(Arc::clone(&store), config_rx, shutdown_rx.clone());
         let initial = engine.snapshot(Utc::now(), delivery_view(&store, &config));
         let (snap_tx, snapshots) = watch::channel(initial);
+        if let Some(listener) = metrics {
+            let serve = crate::metrics::serve(listener, snapshots.clone(), shutdown_rx.clone());
+            tokio::spawn(serve);
+        }
         let (reload_tx, reload_rx) = mpsc::channel(4);
         if let Some(path) = source.path {
             let text = std::fs::read(&path).unwrap_or_default();
@@ -106,6 +117,19 @@ impl Monitor {
         let _ = self.engine_task.await;
         self.dispatcher.join().await;
     }
+}
+
+/// Binds `[metrics] listen`, when set; the address is read at start only.
+async fn bind_metrics(config: &Config) -> Result<Option<tokio::net::TcpListener>, StartError> {
+    let Some(addr) = config.metrics.listen else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Metrics { addr, source })?;
+    let addr = listener.local_addr().unwrap_or(addr);
+    tracing::info!(listen = %addr, "serving metrics at /metrics");
+    Ok(Some(listener))
 }
 
 /// A config edit picked up by the watcher: the new config, or why it was refused.
@@ -237,6 +261,9 @@ impl Pollers {
 }
 
 async fn poll_panel(panel: PanelConfig, lookback: Duration, tx: mpsc::Sender<PanelReport>) {
+    if panel.kind == PanelKind::Http {
+        return poll_probes(panel, lookback, tx).await;
+    }
     let client = match AdminClient::new(&panel) {
         Ok(c) => c,
         Err(e) => {
@@ -280,6 +307,53 @@ async fn poll_panel(panel: PanelConfig, lookback: Duration, tx: mpsc::Sender<Pan
             return;
         }
         tokio::time::sleep(wait).await;
+    }
+}
+
+/// A `kind = "http"` panel: probes every target each interval and reports the lookback's
+/// results as orders, so the same rules, windows and alerts apply. A failure is a Canceled
+/// order, and its reason goes out once as a warning, naming the probe (never its URL).
+async fn poll_probes(panel: PanelConfig, lookback: Duration, tx: mpsc::Sender<PanelReport>) {
+    let prober = match Prober::new(&panel) {
+        Ok(p) => p,
+        Err(e) => {
+            let report = PanelReport {
+                panel: panel.name.clone(),
+                at: Utc::now(),
+                outcome: Err(e.to_string()),
+            };
+            let _ = tx.send(report).await;
+            return;
+        }
+    };
+    let mut history = ProbeHistory::new(panel.probes.len(), panel.interval, lookback);
+    let mut tick = tokio::time::interval(panel.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let started = std::time::Instant::now();
+        let results = prober.round().await;
+        let warnings = results
+            .iter()
+            .filter_map(|r| {
+                let reason = r.failure.as_ref()?;
+                Some(format!("probe {:?} failed: {reason}", r.name))
+            })
+            .collect();
+        let since = Utc::now() - chrono::Duration::from_std(lookback).unwrap_or_default();
+        history.push(results, since);
+        let report = PanelReport {
+            panel: panel.name.clone(),
+            at: Utc::now(),
+            outcome: Ok(PanelRead {
+                orders: history.orders(),
+                warnings,
+                elapsed: started.elapsed(),
+            }),
+        };
+        if tx.send(report).await.is_err() {
+            return;
+        }
     }
 }
 

@@ -146,6 +146,17 @@ pub struct DeliveryView {
     /// Dead letters: deliveries that gave up, waiting for the operator.
     pub dead: u64,
     pub destinations: Vec<DestinationView>,
+    /// Every delivery in the outbox by destination and state, delivered ones included, for
+    /// the metrics endpoint; sorted.
+    pub by_destination: Vec<DeliveryCount>,
+}
+
+/// How many deliveries to one destination are in one state (`delivered`, `dead`, ...).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DeliveryCount {
+    pub destination: String,
+    pub state: String,
+    pub count: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -532,6 +532,29 @@ impl Store {
         Ok(out)
     }
 
+    /// Every delivery ever queued, by destination and state, sorted: the metrics' counters.
+    pub fn delivery_counts(&self) -> Result<Vec<(String, DeliveryState, u64)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT destination, state, COUNT(*) FROM deliveries
+                 GROUP BY destination, state ORDER BY destination, state",
+            )
+            .map_err(self.err("count deliveries"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let state: String = r.get(1)?;
+                Ok((
+                    r.get(0)?,
+                    DeliveryState::parse(&state),
+                    r.get::<_, i64>(2)? as u64,
+                ))
+            })
+            .map_err(self.err("count deliveries"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("count deliveries"))
+    }
+
     pub fn destination_state(&self, name: &str) -> Result<DestinationState, StoreError> {
         let conn = self.conn();
         conn.query_row(

@@ -32,7 +32,7 @@ use crate::delivery::attempt::{self, Attempt};
 use crate::delivery::classify::Verdict;
 use crate::delivery::schedule;
 use crate::event::{DestinationData, Event, EventBody, TestData};
-use crate::snapshot::{DeliveryView, DestinationView};
+use crate::snapshot::{DeliveryCount, DeliveryView, DestinationView};
 use crate::store::{
     AttemptRecord, AttemptResult, Batch, Delivery, DeliveryState, Store, StoreError,
 };
@@ -778,11 +778,21 @@ pub fn delivery_view(store: &Store, config: &Config) -> Result<DeliveryView, Sto
             queued: *queued,
         });
     }
+    let by_destination = store
+        .delivery_counts()?
+        .into_iter()
+        .map(|(destination, state, count)| DeliveryCount {
+            destination,
+            state: state.as_str().to_string(),
+            count,
+        })
+        .collect();
     Ok(DeliveryView {
         pending: count(DeliveryState::Pending),
         retrying: count(DeliveryState::Retrying),
         dead: count(DeliveryState::Dead),
         destinations,
+        by_destination,
     })
 }
 
@@ -820,6 +830,7 @@ mod tests {
                 retry_schedule: vec![Duration::from_secs(10), Duration::from_secs(20)],
                 disable_after: Duration::from_secs(3600),
             },
+            metrics: Default::default(),
             panels: vec![],
             rules: vec![],
             maintenance: vec![],

@@ -226,7 +226,7 @@ async fn read_body(mut response: reqwest::Response) -> Result<Option<Vec<u8>>, r
 }
 
 /// A reqwest error and its causes on one line, without the URL and with the key redacted.
-fn describe(e: &reqwest::Error, secret: &str) -> String {
+pub(crate) fn describe(e: &reqwest::Error, secret: &str) -> String {
     let mut parts = Vec::new();
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
     while let Some(cause) = source {
@@ -328,6 +328,7 @@ mod tests {
             interval: Duration::from_secs(30),
             timeout: Duration::from_secs(5),
             page_size: 100,
+            probes: Vec::new(),
         };
         let client = AdminClient::new(&config).unwrap();
         let debug = format!("{client:?}");

@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod decode;
+pub mod probe;
 
 use std::fmt;
 use std::time::Duration;

@@ -200,6 +200,7 @@ pub fn snapshot() -> Snapshot {
             pending: 2,
             retrying: 1,
             dead: 3,
+            by_destination: Vec::new(),
             destinations: vec![
                 DestinationView {
                     name: "ops-slack".into(),
