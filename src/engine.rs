@@ -551,6 +551,34 @@ fn line_of(event: &Event) -> EventLine {
     }
 }
 
+// Minimal mutes for the console's actions (feat-console). The main developer's mutes replace
+// this block on merge; it only records the mute as a state row so that it survives restarts.
+impl Engine {
+    /// Mutes `target` (`PANEL`, `PANEL/SERVICE_ID` or `PANEL/provider:NAME`) until `until`.
+    pub fn mute(
+        &mut self,
+        target: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let value = serde_json::json!({ "until": until.to_rfc3339() }).to_string();
+        let batch = Batch {
+            events: vec![],
+            states: vec![(format!("mute/{target}"), Some(value))],
+        };
+        self.store.commit(&batch, now)
+    }
+
+    /// Lifts a mute set by [`Engine::mute`]; lifting a mute that does not exist is fine.
+    pub fn unmute(&mut self, target: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let batch = Batch {
+            events: vec![],
+            states: vec![(format!("mute/{target}"), None)],
+        };
+        self.store.commit(&batch, now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -785,6 +785,7 @@ pub fn delivery_view(store: &Store, config: &Config) -> Result<DeliveryView, Sto
         retrying: count(DeliveryState::Retrying),
         dead: count(DeliveryState::Dead),
         destinations,
+        items: Vec::new(),
     })
 }
 

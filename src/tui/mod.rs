@@ -34,12 +34,30 @@ use crate::snapshot::Snapshot;
 use app::AppState;
 use render::{Extra, RenderOptions};
 
-/// What the screen asks of the rest of the program.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What the screen asks of the rest of the program. Serialisable: an attached screen sends
+/// these to the monitor over its socket.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum UiCommand {
-    /// The user quit the screen; the program should shut down.
+    /// The user quit the screen; the program should shut down (an attached screen just
+    /// detaches).
     Quit,
+    /// Mute alerts about `target` for `duration`: `PANEL`, `PANEL/SERVICE_ID` or
+    /// `PANEL/provider:NAME`.
+    Mute {
+        target: String,
+        duration: std::time::Duration,
+    },
+    /// Lift a mute on `target`.
+    Unmute { target: String },
+    /// Send a `test` event to one destination.
+    TestAlert { destination: String },
+    /// Put a dead letter (or every one, with `None`) back in the queue.
+    RetryDead { id: Option<i64> },
+    /// Let a disabled destination receive deliveries again.
+    EnableDestination { name: String },
+    /// Read the config file again now.
+    Reload,
 }
 
 /// How to run the screen.
