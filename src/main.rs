@@ -24,6 +24,24 @@ struct Cli {
     command: Command,
 }
 
+/// How the screen looks, for every command that shows one.
+#[derive(clap::Args, Clone, Copy, Debug)]
+struct Look {
+    /// No colours (as `NO_COLOR` does): states read from their words and symbols.
+    #[arg(long)]
+    no_color: bool,
+    /// Gauges, sparklines and charts in plain ASCII, without block or braille glyphs.
+    #[arg(long)]
+    ascii: bool,
+}
+
+impl Look {
+    fn apply(self, options: &mut panelwatch::tui::TuiOptions) {
+        options.color = options.color && !self.no_color;
+        options.ascii = self.ascii;
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Watch the panels in the config: the terminal UI, or logs when headless.
@@ -31,15 +49,35 @@ enum Command {
         /// The config file.
         #[arg(long, short, default_value = "config.toml")]
         config: PathBuf,
-        /// No terminal UI: events as log lines on stderr (automatic when stdout is not a terminal).
+        /// No terminal UI: events as log lines on stderr (automatic when stdout is not a
+        /// terminal); screens attach with `panelwatch tui`.
         #[arg(long)]
         headless: bool,
+        #[command(flatten)]
+        look: Look,
+    },
+    /// Attach a screen to the monitor started with `panelwatch run --headless`.
+    Tui {
+        /// The config file whose `state_dir` holds the monitor's socket.
+        #[arg(long, short, default_value = "config.toml")]
+        config: PathBuf,
+        #[command(flatten)]
+        look: Look,
+        /// Show a synthetic monitor of this many services instead of attaching (for the
+        /// bandwidth benchmark).
+        #[arg(long, hide = true)]
+        bench_fixture: Option<usize>,
+        /// With --bench-fixture: every service changes every 10 s.
+        #[arg(long, hide = true)]
+        bench_busy: bool,
     },
     /// Run a simulated panel and webhook receiver and watch them; nothing to configure.
     Demo {
         /// No terminal UI: events and received webhooks as log lines.
         #[arg(long)]
         headless: bool,
+        #[command(flatten)]
+        look: Look,
     },
     /// Validate the config and exit non-zero with the key and line of the first problem.
     Check {
@@ -88,20 +126,43 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check { config } => Ok(check(&config)),
-        Command::Run { config, headless } => {
+        Command::Run {
+            config,
+            headless,
+            look,
+        } => {
             let Some(loaded) = load(&config) else {
                 return Ok(ExitCode::from(2));
             };
             let headless = headless || !std::io::stdout().is_terminal();
             logging(headless, &loaded.monitor.state_dir)?;
-            runtime()?.block_on(run(loaded, config, headless))?;
+            runtime()?.block_on(run(loaded, config, headless, look))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { headless } => {
+        Command::Tui {
+            config,
+            look,
+            bench_fixture,
+            bench_busy,
+        } => {
+            if let Some(services) = bench_fixture {
+                return runtime()?
+                    .block_on(bench(services, bench_busy, look))
+                    .map(|()| ExitCode::SUCCESS);
+            }
+            let Some(loaded) = load(&config) else {
+                return Ok(ExitCode::from(2));
+            };
+            logging(false, &loaded.monitor.state_dir)?;
+            runtime()?.block_on(attach(loaded, config, look))
+        }
+        Command::Demo { headless, look } => {
             let headless = headless || !std::io::stdout().is_terminal();
             let dir = std::env::temp_dir().join(format!("panelwatch-demo-{}", std::process::id()));
             logging(headless, &dir)?;
-            let result = runtime()?.block_on(panelwatch::demo::run(&dir, headless));
+            let result = runtime()?.block_on(panelwatch::demo::run(&dir, headless, &|options| {
+                look.apply(options)
+            }));
             let _ = std::fs::remove_dir_all(&dir);
             result?;
             Ok(ExitCode::SUCCESS)
@@ -199,9 +260,10 @@ fn logging(headless: bool, state_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(config: Config, path: PathBuf, headless: bool) -> anyhow::Result<()> {
+async fn run(config: Config, path: PathBuf, headless: bool, look: Look) -> anyhow::Result<()> {
     let title = format!("panelwatch · {}", path.display());
     let max_fps = config.ui.max_fps;
+    let state_dir = config.monitor.state_dir.clone();
     let monitor = Monitor::start(ConfigSource {
         config,
         path: Some(path),
@@ -209,10 +271,20 @@ async fn run(config: Config, path: PathBuf, headless: bool) -> anyhow::Result<()
     .await?;
     tracing::info!("panelwatch started");
     if headless {
+        // Screens attach through the socket; it goes away with the server.
+        let server =
+            panelwatch::attach::serve(&state_dir, monitor.snapshots(), monitor.commands()).await?;
+        eprintln!(
+            "panelwatch: attach a screen with `panelwatch tui` (socket {})",
+            server.path().display()
+        );
         panelwatch::runtime::wait_for_signal().await;
+        drop(server);
     } else {
         let mut options = panelwatch::tui::TuiOptions::new(title);
         options.max_fps = max_fps;
+        options.commands = Some(monitor.commands());
+        look.apply(&mut options);
         tokio::select! {
             result = panelwatch::tui::run(monitor.snapshots(), options) => result?,
             _ = panelwatch::runtime::wait_for_signal() => {}
@@ -220,6 +292,38 @@ async fn run(config: Config, path: PathBuf, headless: bool) -> anyhow::Result<()
     }
     tracing::info!("stopping");
     monitor.stop().await;
+    Ok(())
+}
+
+/// `panelwatch tui`: the screen of a monitor running elsewhere, through its socket.
+async fn attach(config: Config, path: PathBuf, look: Look) -> anyhow::Result<ExitCode> {
+    let state_dir = config.monitor.state_dir.clone();
+    let attached = match panelwatch::attach::connect(&state_dir).await {
+        Ok(a) => a,
+        Err(e @ panelwatch::attach::AttachError::NotRunning { .. }) => {
+            eprintln!("panelwatch: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut options =
+        panelwatch::tui::TuiOptions::new(format!("panelwatch · attached · {}", path.display()));
+    options.max_fps = config.ui.max_fps;
+    options.commands = Some(attached.commands);
+    look.apply(&mut options);
+    tokio::select! {
+        result = panelwatch::tui::run(attached.snapshots, options) => result?,
+        _ = panelwatch::runtime::wait_for_signal() => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The screen over a synthetic monitor, for `benches/tui_bandwidth.rs`.
+async fn bench(services: usize, busy: bool, look: Look) -> anyhow::Result<()> {
+    let snapshots = panelwatch::tui::synthetic::spawn(services, busy);
+    let mut options = panelwatch::tui::TuiOptions::new("panelwatch · synthetic");
+    look.apply(&mut options);
+    panelwatch::tui::run(snapshots, options).await?;
     Ok(())
 }
 

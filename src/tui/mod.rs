@@ -9,9 +9,11 @@
 pub mod app;
 pub mod keys;
 pub mod render;
+#[doc(hidden)]
+pub mod synthetic;
 
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 
 use std::io::{self, Stdout};
 use std::panic;
@@ -69,6 +71,8 @@ pub struct TuiOptions {
     pub max_fps: u32,
     /// Whether to use colours; [`color_from_env`] gives the `NO_COLOR` convention.
     pub color: bool,
+    /// Gauges, sparklines and the chart in plain ASCII, for terminals without block glyphs.
+    pub ascii: bool,
     /// An extra pane with a title and its lines (newest last), such as the demo's webhook
     /// receiver.
     pub extra_pane: Option<(String, watch::Receiver<Vec<String>>)>,
@@ -77,13 +81,14 @@ pub struct TuiOptions {
 }
 
 impl TuiOptions {
-    /// Options with a title, 30 frames per second, colours unless `NO_COLOR` says otherwise,
-    /// no extra pane and no command channel.
+    /// Options with a title, 4 frames per second, colours unless `NO_COLOR` says otherwise,
+    /// block glyphs, no extra pane and no command channel.
     pub fn new(title: impl Into<String>) -> TuiOptions {
         TuiOptions {
             title: title.into(),
-            max_fps: 30,
+            max_fps: 4,
             color: color_from_env(),
+            ascii: false,
             extra_pane: None,
             commands: None,
         }
