@@ -120,6 +120,7 @@ pub async fn run(mut snapshots: watch::Receiver<Snapshot>, options: TuiOptions) 
     let render_options = RenderOptions {
         title: options.title,
         color: options.color,
+        ascii: options.ascii,
     };
     let (extra_title, mut extra_rx) = match options.extra_pane {
         Some((title, rx)) => (Some(title), Some(rx)),
