@@ -34,6 +34,7 @@ pub fn snapshot(n: usize, at: DateTime<Utc>) -> Snapshot {
     let services = (0..n)
         .map(|i| {
             let rate = 0.7 + 0.3 * ((i * 37 % 100) as f64 / 100.0);
+            let firing = rate < 0.8;
             ServiceView {
                 panel: if i % 2 == 0 { "main" } else { "reseller" }.into(),
                 service: ServiceId(i as u64 + 1),
@@ -51,12 +52,13 @@ pub fn snapshot(n: usize, at: DateTime<Utc>) -> Snapshot {
                     running: 7,
                     stuck: 0,
                 },
-                status: if rate < 0.8 {
+                status: if firing {
                     AlertStatus::Firing
                 } else {
                     AlertStatus::Ok
                 },
-                since: Some(at),
+                // As the engine does: only a firing or pending state has a start.
+                since: firing.then_some(at),
                 history: vec![rate; HISTORY],
                 window: "6h".into(),
                 quiet: None,
@@ -113,7 +115,14 @@ pub fn spawn(n: usize, busy: bool) -> watch::Receiver<Snapshot> {
                     s.history.push(rate);
                     s.counts.completed += 1;
                     s.counts.running = (s.counts.running + 1) % 10;
-                    s.status = if rate < s.alert_below {
+                    let firing = rate < s.alert_below;
+                    if firing && s.status != AlertStatus::Firing {
+                        s.since = Some(next.at);
+                    }
+                    if !firing {
+                        s.since = None;
+                    }
+                    s.status = if firing {
                         AlertStatus::Firing
                     } else {
                         AlertStatus::Ok
