@@ -20,6 +20,24 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// How the screen looks, for every command that shows one.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct Look {
+    /// No colours (as `NO_COLOR` does): states read from their words and symbols.
+    #[arg(long)]
+    pub no_color: bool,
+    /// Gauges, sparklines and charts in plain ASCII, without block or braille glyphs.
+    #[arg(long)]
+    pub ascii: bool,
+}
+
+impl Look {
+    pub fn apply(self, options: &mut crate::tui::TuiOptions) {
+        options.color = options.color && !self.no_color;
+        options.ascii = self.ascii;
+    }
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Watch the panels in the config: the terminal UI, or logs when headless.
@@ -27,15 +45,35 @@ pub enum Command {
         /// The config file.
         #[arg(long, short, default_value = "config.toml")]
         config: PathBuf,
-        /// No terminal UI: events as log lines on stderr (automatic when stdout is not a terminal).
+        #[command(flatten)]
+        look: Look,
+        /// No terminal UI: events as log lines on stderr (automatic when stdout is not a
+        /// terminal); screens attach with `panelwatch tui`.
         #[arg(long)]
         headless: bool,
+    },
+    /// Attach a screen to the monitor started with `panelwatch run --headless`.
+    Tui {
+        /// The config file whose `state_dir` holds the monitor's socket.
+        #[arg(long, short, default_value = "config.toml")]
+        config: PathBuf,
+        #[command(flatten)]
+        look: Look,
+        /// Show a synthetic monitor of this many services instead of attaching (for the
+        /// bandwidth benchmark).
+        #[arg(long, hide = true)]
+        bench_fixture: Option<usize>,
+        /// With --bench-fixture: every service changes every 10 s.
+        #[arg(long, hide = true)]
+        bench_busy: bool,
     },
     /// Run a simulated panel and webhook receiver and watch them; nothing to configure.
     Demo {
         /// No terminal UI: events and received webhooks as log lines.
         #[arg(long)]
         headless: bool,
+        #[command(flatten)]
+        look: Look,
     },
     /// Validate the config and exit non-zero with the key and line of the first problem.
     Check {

@@ -329,7 +329,8 @@ impl Engine {
         }
     }
 
-    /// Mutes a panel, service or provider until `until`. Persisted; recorded in the history.
+    /// Mutes a panel, service or provider until `until`. Persisted. Returns a confirmation for
+    /// the operator (the caller records the action in the history).
     pub fn mute(
         &mut self,
         target: &str,
@@ -364,11 +365,7 @@ impl Engine {
         self.store.commit(&batch, now)?;
         let before = self.mutes.len();
         self.mutes.retain(|(t, _)| *t != target);
-        let was = self.mutes.len() != before;
-        if was {
-            self.note(now, "unmute", format!("unmuted {target}"));
-        }
-        Ok(was)
+        Ok(self.mutes.len() != before)
     }
 
     /// Picks up mutes set or lifted by another process (`panelwatch mute`), noting changes.

@@ -14,9 +14,14 @@
 //!                             delivery (dispatcher, formats, signing) ──► destinations
 //! ```
 //!
+//! A headless monitor also serves its snapshots on a Unix socket (`attach`), so that
+//! `panelwatch tui` screens can come and go.
+//!
 //! `sim` holds the simulated panel and webhook receiver that the demo and the tests run
 //! against. The engine never imports the terminal code.
 
+#[cfg(unix)]
+pub mod attach;
 pub mod cli;
 pub mod config;
 pub mod delivery;

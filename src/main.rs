@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use panelwatch::cli::{Cli, Command, ConfigAction, DeliveriesAction};
+use panelwatch::cli::{Cli, Command, ConfigAction, DeliveriesAction, Look};
 use panelwatch::config::Config;
 use panelwatch::runtime::{ConfigSource, Monitor};
 use panelwatch::store::{DeliveryState, Store};
@@ -28,20 +28,43 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check { config } => Ok(check(&config)),
-        Command::Run { config, headless } => {
+        Command::Run {
+            config,
+            headless,
+            look,
+        } => {
             let Some(loaded) = load(&config) else {
                 return Ok(ExitCode::from(2));
             };
             let headless = headless || !std::io::stdout().is_terminal();
             logging(headless, &loaded.monitor.state_dir)?;
-            runtime()?.block_on(run(loaded, config, headless))?;
+            runtime()?.block_on(run(loaded, config, headless, look))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { headless } => {
+        Command::Tui {
+            config,
+            look,
+            bench_fixture,
+            bench_busy,
+        } => {
+            if let Some(services) = bench_fixture {
+                return runtime()?
+                    .block_on(bench(services, bench_busy, look))
+                    .map(|()| ExitCode::SUCCESS);
+            }
+            let Some(loaded) = load(&config) else {
+                return Ok(ExitCode::from(2));
+            };
+            logging(false, &loaded.monitor.state_dir)?;
+            runtime()?.block_on(attach(loaded, config, look))
+        }
+        Command::Demo { headless, look } => {
             let headless = headless || !std::io::stdout().is_terminal();
             let dir = std::env::temp_dir().join(format!("panelwatch-demo-{}", std::process::id()));
             logging(headless, &dir)?;
-            let result = runtime()?.block_on(panelwatch::demo::run(&dir, headless));
+            let result = runtime()?.block_on(panelwatch::demo::run(&dir, headless, &|options| {
+                look.apply(options)
+            }));
             let _ = std::fs::remove_dir_all(&dir);
             result?;
             Ok(ExitCode::SUCCESS)
@@ -177,9 +200,10 @@ fn logging(headless: bool, state_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(config: Config, path: PathBuf, headless: bool) -> anyhow::Result<()> {
+async fn run(config: Config, path: PathBuf, headless: bool, look: Look) -> anyhow::Result<()> {
     let title = format!("panelwatch · {}", path.display());
     let max_fps = config.ui.max_fps;
+    let state_dir = config.monitor.state_dir.clone();
     let monitor = Monitor::start(ConfigSource {
         config,
         path: Some(path),
@@ -187,10 +211,20 @@ async fn run(config: Config, path: PathBuf, headless: bool) -> anyhow::Result<()
     .await?;
     tracing::info!("panelwatch started");
     if headless {
+        // Screens attach through the socket; it goes away with the server.
+        let server =
+            panelwatch::attach::serve(&state_dir, monitor.snapshots(), monitor.commands()).await?;
+        eprintln!(
+            "panelwatch: attach a screen with `panelwatch tui` (socket {})",
+            server.path().display()
+        );
         panelwatch::runtime::wait_for_signal().await;
+        drop(server);
     } else {
         let mut options = panelwatch::tui::TuiOptions::new(title);
         options.max_fps = max_fps;
+        options.commands = Some(monitor.commands());
+        look.apply(&mut options);
         tokio::select! {
             result = panelwatch::tui::run(monitor.snapshots(), options) => result?,
             _ = panelwatch::runtime::wait_for_signal() => {}
@@ -198,6 +232,38 @@ async fn run(config: Config, path: PathBuf, headless: bool) -> anyhow::Result<()
     }
     tracing::info!("stopping");
     monitor.stop().await;
+    Ok(())
+}
+
+/// `panelwatch tui`: the screen of a monitor running elsewhere, through its socket.
+async fn attach(config: Config, path: PathBuf, look: Look) -> anyhow::Result<ExitCode> {
+    let state_dir = config.monitor.state_dir.clone();
+    let attached = match panelwatch::attach::connect(&state_dir).await {
+        Ok(a) => a,
+        Err(e @ panelwatch::attach::AttachError::NotRunning { .. }) => {
+            eprintln!("panelwatch: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut options =
+        panelwatch::tui::TuiOptions::new(format!("panelwatch · attached · {}", path.display()));
+    options.max_fps = config.ui.max_fps;
+    options.commands = Some(attached.commands);
+    look.apply(&mut options);
+    tokio::select! {
+        result = panelwatch::tui::run(attached.snapshots, options) => result?,
+        _ = panelwatch::runtime::wait_for_signal() => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The screen over a synthetic monitor, for `benches/tui_bandwidth.rs`.
+async fn bench(services: usize, busy: bool, look: Look) -> anyhow::Result<()> {
+    let snapshots = panelwatch::tui::synthetic::spawn(services, busy);
+    let mut options = panelwatch::tui::TuiOptions::new("panelwatch · synthetic");
+    look.apply(&mut options);
+    panelwatch::tui::run(snapshots, options).await?;
     Ok(())
 }
 

@@ -355,6 +355,7 @@ mod tests {
                     last_at: None,
                     queued: 3,
                 }],
+                items: Vec::new(),
                 by_destination: vec![
                     DeliveryCount {
                         destination: "ops".into(),

@@ -30,7 +30,8 @@ use crate::panel::admin::AdminClient;
 use crate::panel::probe::{ProbeHistory, Prober};
 use crate::panel::PanelErrorKind;
 use crate::snapshot::Snapshot;
-use crate::store::{Store, StoreError};
+use crate::store::{DeliveryState, Store, StoreError};
+use crate::tui::UiCommand;
 
 /// How often the config file is checked for edits.
 const WATCH_EVERY: Duration = Duration::from_secs(1);
@@ -54,6 +55,7 @@ pub struct Monitor {
     engine_task: JoinHandle<()>,
     dispatcher: DispatcherHandle,
     store: Arc<Store>,
+    commands: mpsc::UnboundedSender<UiCommand>,
 }
 
 /// Where the running config comes from, for live reloads.
@@ -81,10 +83,12 @@ impl Monitor {
             tokio::spawn(serve);
         }
         let (reload_tx, reload_rx) = mpsc::channel(4);
-        if let Some(path) = source.path {
+        if let Some(path) = source.path.clone() {
             let text = std::fs::read(&path).unwrap_or_default();
             tokio::spawn(watch_config(path, text, reload_tx, shutdown_rx.clone()));
         }
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
         let engine_task = tokio::spawn(engine_loop(EngineLoop {
             engine,
             store: Arc::clone(&store),
@@ -93,6 +97,10 @@ impl Monitor {
             snapshots: snap_tx,
             wake: dispatcher.waker(),
             shutdown: shutdown_rx,
+            commands: commands_rx,
+            config_path: source.path,
+            done_tx,
+            done: done_rx,
         }));
         Ok(Monitor {
             snapshots,
@@ -100,7 +108,14 @@ impl Monitor {
             engine_task,
             dispatcher,
             store,
+            commands,
         })
+    }
+
+    /// Where screens send their commands (mute, test alert, replay, reload); each command's
+    /// outcome comes back as the snapshot's notice and a line of the event history.
+    pub fn commands(&self) -> mpsc::UnboundedSender<UiCommand> {
+        self.commands.clone()
     }
 
     pub fn snapshots(&self) -> watch::Receiver<Snapshot> {
@@ -143,6 +158,12 @@ struct EngineLoop {
     snapshots: watch::Sender<Snapshot>,
     wake: dispatch::DeliveryWaker,
     shutdown: watch::Receiver<bool>,
+    commands: mpsc::UnboundedReceiver<UiCommand>,
+    /// The config file, for the reload command; `None` for a config built in memory.
+    config_path: Option<PathBuf>,
+    /// Outcomes of commands that finish later (a test alert), as text for the screen.
+    done_tx: mpsc::UnboundedSender<String>,
+    done: mpsc::UnboundedReceiver<String>,
 }
 
 async fn engine_loop(mut l: EngineLoop) {
@@ -172,27 +193,15 @@ async fn engine_loop(mut l: EngineLoop) {
                 }
             }
             Some(reload) = l.reloads.recv() => {
+                apply_reload(&mut l, &mut pollers, &report_tx, reload);
+            }
+            Some(command) = l.commands.recv() => {
+                handle_command(&mut l, &mut pollers, &report_tx, command).await;
+            }
+            Some(text) = l.done.recv() => {
                 let now = Utc::now();
-                match reload {
-                    Ok(config) => {
-                        let config = Arc::new(config);
-                        match l.engine.reload(Arc::clone(&config), now) {
-                            Ok(()) => {
-                                pollers.sync(&config, &report_tx);
-                                let _ = l.config_tx.send(Arc::clone(&config));
-                                l.engine.note(now, "config.reloaded", "config reloaded".into());
-                                tracing::info!("config reloaded");
-                            }
-                            Err(e) => tracing::error!(error = %e, "cannot apply the new config"),
-                        }
-                    }
-                    Err(message) => {
-                        let text = format!("config edit refused, still running the previous one: {message}");
-                        tracing::warn!(error = message.as_str(), "config edit refused");
-                        l.engine.note(now, "config.refused", text.clone());
-                        l.engine.set_notice(now, text);
-                    }
-                }
+                l.engine.note(now, "action", text.clone());
+                l.engine.set_notice(now, text);
             }
             _ = tick.tick() => {}
             _ = l.shutdown.changed() => break,
@@ -205,12 +214,161 @@ async fn engine_loop(mut l: EngineLoop) {
     pollers.stop_all();
 }
 
+/// Applies a config edit (or tells why it was refused).
+fn apply_reload(
+    l: &mut EngineLoop,
+    pollers: &mut Pollers,
+    report_tx: &mpsc::Sender<PanelReport>,
+    reload: Reload,
+) {
+    let now = Utc::now();
+    match reload {
+        Ok(config) => {
+            let config = Arc::new(config);
+            match l.engine.reload(Arc::clone(&config), now) {
+                Ok(()) => {
+                    pollers.sync(&config, report_tx);
+                    let _ = l.config_tx.send(Arc::clone(&config));
+                    l.engine
+                        .note(now, "config.reloaded", "config reloaded".into());
+                    tracing::info!("config reloaded");
+                }
+                Err(e) => tracing::error!(error = %e, "cannot apply the new config"),
+            }
+        }
+        Err(message) => {
+            let text = format!("config edit refused, still running the previous one: {message}");
+            tracing::warn!(error = message.as_str(), "config edit refused");
+            l.engine.note(now, "config.refused", text.clone());
+            l.engine.set_notice(now, text);
+        }
+    }
+}
+
+// ---- Operator commands from the screens (feat-console) ----
+
+/// Carries out one command from a screen. Each outcome is shown as the notice and recorded
+/// as an `action` line of the event history; slow ones (a test alert) finish in a task of
+/// their own and report through `done`.
+async fn handle_command(
+    l: &mut EngineLoop,
+    pollers: &mut Pollers,
+    report_tx: &mpsc::Sender<PanelReport>,
+    command: UiCommand,
+) {
+    let now = Utc::now();
+    let text = match command {
+        // A screen closing is not the monitor's business.
+        UiCommand::Quit => return,
+        UiCommand::Mute { target, duration } => {
+            // An absurd duration mutes for as long as a date can say, never panics.
+            let until = chrono::Duration::from_std(duration)
+                .ok()
+                .and_then(|d| now.checked_add_signed(d))
+                .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC);
+            match l.engine.mute(&target, until, now) {
+                Ok(done) => format!("{done} ({})", crate::config::format_duration(duration)),
+                Err(e) => format!("cannot mute {target}: {e}"),
+            }
+        }
+        UiCommand::Unmute { target } => match l.engine.unmute(&target, now) {
+            Ok(true) => format!("unmuted {target}"),
+            Ok(false) => format!("{target} was not muted"),
+            Err(e) => format!("cannot unmute {target}: {e}"),
+        },
+        UiCommand::TestAlert { destination } => {
+            let config = Arc::clone(l.engine.config());
+            let store = Arc::clone(&l.store);
+            let done = l.done_tx.clone();
+            let name = destination.clone();
+            tokio::spawn(async move {
+                let destination = name;
+                let text = match dispatch::send_test(&config, &store, &destination).await {
+                    Ok(o) => format!("test alert to {destination}: {}", o.outcome),
+                    Err(e) => format!("test alert to {destination} failed: {e}"),
+                };
+                let _ = done.send(text);
+            });
+            format!("sending a test alert to {destination}…")
+        }
+        UiCommand::RetryDead { id } => match l.store.requeue_dead(id, now) {
+            Ok(n) => {
+                l.wake.wake();
+                match id {
+                    Some(id) if n == 0 => format!("delivery {id} is not a dead letter"),
+                    Some(id) => format!("dead letter {id} queued for one more attempt"),
+                    None => format!("{n} dead letter(s) queued for one more attempt"),
+                }
+            }
+            Err(e) => format!("cannot replay dead letters: {e}"),
+        },
+        UiCommand::EnableDestination { name } => {
+            match dispatch::enable_destination(&l.store, &name) {
+                Ok(true) => {
+                    l.wake.wake();
+                    format!("destination {name} enabled again")
+                }
+                Ok(false) => format!("destination {name} was not disabled"),
+                Err(e) => format!("cannot enable {name}: {e}"),
+            }
+        }
+        UiCommand::Reload => match l.config_path.clone() {
+            Some(path) => {
+                let reload = Config::load(&path).map_err(|e| e.to_string());
+                let ok = reload.is_ok();
+                apply_reload(l, pollers, report_tx, reload);
+                if !ok {
+                    return;
+                }
+                format!("config reloaded from {}", path.display())
+            }
+            None => "this monitor's config is built in memory: nothing to reload".into(),
+        },
+    };
+    tracing::info!(target: "panelwatch::action", "{text}");
+    l.engine.note(now, "action", text.clone());
+    l.engine.set_notice(now, text);
+}
+
+// ---- end of operator commands ----
+
 /// The outbox figures for the screen; a store error shows as an empty view (and a log line).
 fn delivery_view(store: &Store, config: &Config) -> crate::snapshot::DeliveryView {
-    dispatch::delivery_view(store, config).unwrap_or_else(|e| {
+    let mut view = dispatch::delivery_view(store, config).unwrap_or_else(|e| {
         tracing::error!(error = %e, "cannot read the outbox figures");
         Default::default()
-    })
+    });
+    view.items = delivery_lines(store);
+    view
+}
+
+/// How many undelivered and dead deliveries the deliveries view lists.
+const DELIVERY_LINES: usize = 200;
+
+/// The undelivered and dead deliveries, newest first, for the deliveries view.
+fn delivery_lines(store: &Store) -> Vec<crate::snapshot::DeliveryLine> {
+    let states = [
+        DeliveryState::Pending,
+        DeliveryState::Retrying,
+        DeliveryState::Dead,
+    ];
+    let list = store
+        .deliveries(&states, DELIVERY_LINES)
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot list the deliveries");
+            Vec::new()
+        });
+    list.into_iter()
+        .map(|d| crate::snapshot::DeliveryLine {
+            id: d.id,
+            destination: d.destination,
+            event_type: d.event_type,
+            state: d.state.as_str().to_string(),
+            attempts: d.attempts,
+            next_at: d.next_at,
+            last_outcome: d.last_outcome,
+        })
+        .collect()
 }
 
 /// Writes an event as one structured log line (headless mode shows these on stderr).
@@ -409,5 +567,83 @@ pub async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Waits, with a generous deadline, for a snapshot whose notice contains `text`.
+    async fn notice(rx: &mut watch::Receiver<Snapshot>, text: &str) -> Snapshot {
+        let wait = async {
+            loop {
+                {
+                    let snap = rx.borrow_and_update();
+                    if snap.notice.as_ref().is_some_and(|(_, n)| n.contains(text)) {
+                        return snap.clone();
+                    }
+                }
+                rx.changed().await.expect("the monitor runs");
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), wait)
+            .await
+            .unwrap_or_else(|_| panic!("no notice with {text:?}"))
+    }
+
+    #[tokio::test]
+    async fn commands_are_carried_out_and_recorded_in_the_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::demo::config(
+            "http://127.0.0.1:9",
+            "key",
+            "http://127.0.0.1:9",
+            &crate::demo::secret(),
+            dir.path(),
+        );
+        let monitor = Monitor::start(ConfigSource { config, path: None })
+            .await
+            .unwrap();
+        let mut rx = monitor.snapshots();
+        let tx = monitor.commands();
+
+        tx.send(UiCommand::Mute {
+            target: "demo-panel/17".into(),
+            duration: Duration::from_secs(3600),
+        })
+        .unwrap();
+        let snap = notice(&mut rx, "muted demo-panel/17 until").await;
+        assert!(snap
+            .events
+            .iter()
+            .any(|e| e.kind == "action" && e.summary.starts_with("muted demo-panel/17")));
+        let rows = monitor.store().states("mute/").unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].0, "mute/demo-panel/17");
+
+        tx.send(UiCommand::Unmute {
+            target: "demo-panel/17".into(),
+        })
+        .unwrap();
+        notice(&mut rx, "unmuted demo-panel/17").await;
+        assert!(monitor.store().states("mute/").unwrap().is_empty());
+
+        tx.send(UiCommand::RetryDead { id: None }).unwrap();
+        notice(&mut rx, "0 dead letter(s) queued").await;
+        tx.send(UiCommand::Reload).unwrap();
+        notice(&mut rx, "nothing to reload").await;
+        tx.send(UiCommand::EnableDestination {
+            name: "demo-slack".into(),
+        })
+        .unwrap();
+        notice(&mut rx, "demo-slack was not disabled").await;
+        tx.send(UiCommand::TestAlert {
+            destination: "nowhere".into(),
+        })
+        .unwrap();
+        notice(&mut rx, "test alert to nowhere failed").await;
+
+        monitor.stop().await;
     }
 }

@@ -2,13 +2,15 @@
 //!
 //! The engine publishes a fresh [`Snapshot`] after every change (through a
 //! `tokio::sync::watch` channel); the terminal UI renders from its own copy and never holds a
-//! lock while drawing. Nothing here does I/O.
+//! lock while drawing. Nothing here does I/O. Every type
+//! is serialisable so that `attach` can stream snapshots to `panelwatch tui` clients.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::domain::{OrderCounts, ServiceId};
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// When the snapshot was taken.
     pub at: DateTime<Utc>,
@@ -29,14 +31,14 @@ pub struct Snapshot {
 }
 
 /// A mute in force: alerts about its target are recorded but not delivered until `until`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MuteView {
     /// `main` (a panel), `main/17` (a service), `main/provider:NAME` (a provider).
     pub target: String,
     pub until: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PanelHealth {
     /// Not polled yet.
     Starting,
@@ -48,7 +50,7 @@ pub enum PanelHealth {
     },
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PanelView {
     pub name: String,
     pub health: PanelHealth,
@@ -61,7 +63,7 @@ pub struct PanelView {
 }
 
 /// A rule's verdict on one service, as the screen shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AlertStatus {
     Ok,
     /// Below the threshold, waiting for `for` to pass.
@@ -82,7 +84,7 @@ impl AlertStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceView {
     pub panel: String,
     pub service: ServiceId,
@@ -111,14 +113,14 @@ pub struct ServiceView {
     pub problem_orders: Vec<OrderLine>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProviderLine {
     pub provider: String,
     pub counts: OrderCounts,
     pub success_rate: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
     pub id: u64,
     pub created: DateTime<Utc>,
@@ -129,7 +131,7 @@ pub struct OrderLine {
     pub provider: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventLine {
     pub at: DateTime<Utc>,
     /// Dotted type, such as `alert.fired`.
@@ -137,7 +139,7 @@ pub struct EventLine {
     pub summary: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryView {
     /// Deliveries waiting for their first attempt.
     pub pending: u64,
@@ -148,18 +150,22 @@ pub struct DeliveryView {
     pub destinations: Vec<DestinationView>,
     /// Every delivery in the outbox by destination and state, delivered ones included, for
     /// the metrics endpoint; sorted.
+    #[serde(default)]
     pub by_destination: Vec<DeliveryCount>,
+    /// Pending, retrying and dead deliveries, newest first; bounded.
+    #[serde(default)]
+    pub items: Vec<DeliveryLine>,
 }
 
 /// How many deliveries to one destination are in one state (`delivered`, `dead`, ...).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct DeliveryCount {
     pub destination: String,
     pub state: String,
     pub count: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DestinationView {
     pub name: String,
     /// `slack`, `custom`, ...
@@ -171,4 +177,20 @@ pub struct DestinationView {
     pub last_at: Option<DateTime<Utc>>,
     /// Deliveries not yet done for this destination.
     pub queued: u64,
+}
+
+/// One undelivered or dead delivery, for the deliveries view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryLine {
+    pub id: i64,
+    pub destination: String,
+    /// The event's dotted type.
+    pub event_type: String,
+    /// `pending`, `retrying` or `dead`.
+    pub state: String,
+    pub attempts: u32,
+    /// When the next attempt is due (meaningless for a dead letter).
+    pub next_at: DateTime<Utc>,
+    /// The last answer in a few words, never a secret.
+    pub last_outcome: Option<String>,
 }

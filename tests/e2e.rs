@@ -91,6 +91,17 @@ fn start(config: &Path, sim: &SimPanel) -> Binary {
     Binary::run(config, &[("E2E_PANEL_KEY", sim.api_key())])
 }
 
+/// Whether `panelwatch deliveries` reports nothing pending, retrying or dead.
+fn outbox_is_empty(config: &Path, sim: &SimPanel) -> bool {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_panelwatch"))
+        .args(["deliveries", "--config"])
+        .arg(config)
+        .env("E2E_PANEL_KEY", sim.api_key())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).starts_with("no pending, retrying or dead deliveries")
+}
+
 /// Waits until the binary has polled `n` more times.
 async fn polls(sim: &SimPanel, n: u64) {
     let target = sim.requests() + n;
@@ -213,6 +224,12 @@ async fn a_restart_mid_incident_sends_nothing_new() {
     let bin = start(&config, &sim);
     wait_until("alert.fired", LIMIT, || {
         receiver.of_type("custom", "alert.fired").len() == 1 && receiver.at("slack").len() == 1
+    })
+    .await;
+    // Kill only once both attempts are recorded: a kill between a receiver's answer and its
+    // recording may legitimately repeat the same event, which is not what this test is about.
+    wait_until("the outbox to drain", LIMIT, || {
+        outbox_is_empty(&config, &sim)
     })
     .await;
     bin.kill();

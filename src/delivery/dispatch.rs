@@ -793,6 +793,7 @@ pub fn delivery_view(store: &Store, config: &Config) -> Result<DeliveryView, Sto
         dead: count(DeliveryState::Dead),
         destinations,
         by_destination,
+        items: Vec::new(),
     })
 }
 

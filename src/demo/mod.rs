@@ -87,8 +87,13 @@ pub enum DemoError {
     Start(#[from] crate::runtime::StartError),
 }
 
-/// Runs the demo until the user quits (TUI) or SIGINT/SIGTERM (headless).
-pub async fn run(state_dir: &Path, headless: bool) -> Result<(), DemoError> {
+/// Runs the demo until the user quits (TUI) or SIGINT/SIGTERM (headless); `look` adjusts
+/// the screen's options (colours, ASCII).
+pub async fn run(
+    state_dir: &Path,
+    headless: bool,
+    look: &dyn Fn(&mut crate::tui::TuiOptions),
+) -> Result<(), DemoError> {
     use crate::runtime::{ConfigSource, Monitor};
     use crate::sim::panel::{SimOptions, SimPanel};
 
@@ -132,6 +137,8 @@ pub async fn run(state_dir: &Path, headless: bool) -> Result<(), DemoError> {
         let mut options = crate::tui::TuiOptions::new("panelwatch demo · simulated panel");
         options.max_fps = max_fps;
         options.extra_pane = Some(("Webhook receiver".into(), receiver.lines()));
+        options.commands = Some(monitor.commands());
+        look(&mut options);
         tokio::select! {
             result = crate::tui::run(monitor.snapshots(), options) => result?,
             _ = crate::runtime::wait_for_signal() => {}

@@ -8,8 +8,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::{OrderCounts, ServiceId};
 use crate::snapshot::{
-    AlertStatus, DeliveryView, DestinationView, EventLine, PanelHealth, PanelView, ServiceView,
-    Snapshot,
+    AlertStatus, DeliveryLine, DeliveryView, DestinationView, EventLine, MuteView, OrderLine,
+    PanelHealth, PanelView, ProviderLine, ServiceView, Snapshot,
 };
 
 /// The fixture's "now": 2026-12-04 16:04:05 UTC.
@@ -167,6 +167,30 @@ pub fn snapshot() -> Snapshot {
         },
     ];
     let mut services: Vec<ServiceView> = rows.into_iter().map(service).collect();
+    // The firing service has the detail view's figures: providers and problem orders.
+    let detail = &mut services[0];
+    detail.provider = Some("smmking".into());
+    detail.quiet = Some("muted until 17:04 UTC".into());
+    detail.providers = vec![
+        ProviderLine {
+            provider: "smmking".into(),
+            counts: counts(20, 3, 14, 6, 2),
+            success_rate: Some(0.54),
+        },
+        ProviderLine {
+            provider: "followiz".into(),
+            counts: counts(11, 1, 1, 3, 0),
+            success_rate: Some(0.846),
+        },
+    ];
+    detail.problem_orders = vec![
+        order(90412, 120, "Canceled", Some(1000), Some(1000), "smmking"),
+        order(90398, 400, "Partial", Some(500), Some(180), "smmking"),
+        order(90377, 1500, "Pending (stuck)", Some(2000), None, "followiz"),
+        order(90350, 2100, "Refunded", Some(300), Some(300), "smmking"),
+    ];
+    services[2].provider = Some("followiz".into());
+    services[3].provider = Some("smmking".into());
     // A second rule on the first service, as a row of its own.
     let mut stuck = services[0].clone();
     stuck.rule = "stuck-orders".into();
@@ -227,11 +251,74 @@ pub fn snapshot() -> Snapshot {
                     queued: 0,
                 },
             ],
+            items: vec![
+                delivery(
+                    41,
+                    "pager-relay",
+                    "alert.fired",
+                    "retrying",
+                    3,
+                    40,
+                    "timeout after 10 s",
+                ),
+                delivery(40, "pager-relay", "panel.down", "pending", 0, 0, ""),
+                delivery(37, "billing-hook", "alert.fired", "dead", 1, 0, "410 Gone"),
+                delivery(
+                    35,
+                    "billing-hook",
+                    "alert.resolved",
+                    "dead",
+                    8,
+                    0,
+                    "HTTP 500: \"upstream exploded\"",
+                ),
+            ],
         },
         notice: Some((ago(5), "config reloaded: 3 panels, 4 rules".into())),
         timezone: None,
-        mutes: Vec::new(),
+        mutes: vec![MuteView {
+            target: "main/17".into(),
+            until: now() + Duration::seconds(3600),
+        }],
         destinations: vec!["ops-slack".into(), "billing-hook".into()],
+    }
+}
+
+fn order(
+    id: u64,
+    back: i64,
+    status: &str,
+    quantity: Option<u64>,
+    remains: Option<u64>,
+    provider: &str,
+) -> OrderLine {
+    OrderLine {
+        id,
+        created: ago(back),
+        status: status.into(),
+        quantity,
+        remains,
+        provider: Some(provider.into()),
+    }
+}
+
+fn delivery(
+    id: i64,
+    destination: &str,
+    event_type: &str,
+    state: &str,
+    attempts: u32,
+    next_in: i64,
+    last: &str,
+) -> DeliveryLine {
+    DeliveryLine {
+        id,
+        destination: destination.into(),
+        event_type: event_type.into(),
+        state: state.into(),
+        attempts,
+        next_at: now() + Duration::seconds(next_in),
+        last_outcome: (!last.is_empty()).then(|| last.to_string()),
     }
 }
 

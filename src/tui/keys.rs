@@ -21,27 +21,124 @@ pub enum Action {
     Bottom,
     PageUp,
     PageDown,
+    /// Open the selected service's detail view.
+    Open,
+    /// Back to the main screen.
+    Back,
+    Filter,
+    Sort,
+    Group,
+    History,
+    Deliveries,
+    Mute,
+    Unmute,
+    TestAlert,
+    Replay,
+    ReplayAll,
+    Enable,
+    Reload,
+    /// Show the next event type in the history.
+    KindFilter,
+    /// In a prompt: carry it out, drop it, change its target, delete a character.
+    Submit,
+    Cancel,
+    NextChoice,
+    PrevChoice,
+    Erase,
+}
+
+/// Which screen is up, as far as keys are concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Main,
+    Detail,
+    History,
+    Deliveries,
+    /// The help overlay is open.
+    Help,
+    /// A prompt (duration, filter, picker, confirmation) takes the keys.
+    Prompt,
 }
 
 /// Where a binding applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Context {
-    /// Everywhere, help overlay open or not.
+    /// Everywhere, prompts included.
     Always,
-    /// The main screen, while no overlay is open; the focused pane decides what moves.
+    /// Every screen and the help, but not while a prompt takes the keys.
+    Anywhere,
+    /// Every screen (main, detail, history, deliveries) while nothing is open over it.
+    Screens,
+    /// The main screen; the focused pane decides what moves.
     Main,
-    /// Only while an overlay (the help) is open.
+    /// The main screen and the detail view: actions on the selected service.
+    Service,
+    /// The detail, history and deliveries views.
+    Views,
+    /// The main screen's services and the history: the lists that filter.
+    Lists,
+    History,
+    Deliveries,
+    /// Only while the help is open.
     Overlay,
+    /// Only while a prompt is open.
+    Prompt,
 }
 
 impl Context {
     /// The heading under which the help overlay lists the context's bindings.
     pub fn heading(self) -> &'static str {
         match self {
-            Context::Always => "Anywhere",
+            Context::Always => "Always",
+            Context::Anywhere => "Anywhere but in a prompt",
+            Context::Screens => "Every view",
             Context::Main => "Main screen (acts on the focused pane)",
+            Context::Service => "Main screen and detail view (the selected service)",
+            Context::Views => "Detail, history and deliveries views",
+            Context::Lists => "Services and history",
+            Context::History => "Event history",
+            Context::Deliveries => "Deliveries view",
             Context::Overlay => "Help overlay",
+            Context::Prompt => "Prompts (type the value; pickers move with ↑/↓)",
         }
+    }
+
+    /// Whether bindings of this context are live in `mode`.
+    pub fn applies(self, mode: Mode) -> bool {
+        use Mode as M;
+        match self {
+            Context::Always => true,
+            Context::Anywhere => mode != M::Prompt,
+            Context::Screens => !matches!(mode, M::Help | M::Prompt),
+            Context::Main => mode == M::Main,
+            Context::Service => matches!(mode, M::Main | M::Detail),
+            Context::Views => matches!(mode, M::Detail | M::History | M::Deliveries),
+            Context::Lists => matches!(mode, M::Main | M::History),
+            Context::History => mode == M::History,
+            Context::Deliveries => mode == M::Deliveries,
+            Context::Overlay => mode == M::Help,
+            Context::Prompt => mode == M::Prompt,
+        }
+    }
+
+    /// The contexts in the order the help lists them.
+    pub const ALL: [Context; 11] = [
+        Context::Always,
+        Context::Anywhere,
+        Context::Screens,
+        Context::Main,
+        Context::Service,
+        Context::Lists,
+        Context::Views,
+        Context::History,
+        Context::Deliveries,
+        Context::Overlay,
+        Context::Prompt,
+    ];
+
+    /// Whether the context is about one view (its hints come first on the hint line).
+    fn specific(self) -> bool {
+        !matches!(self, Context::Always | Context::Anywhere | Context::Screens)
     }
 }
 
@@ -91,121 +188,88 @@ pub struct Binding {
 }
 
 /// The key table. Order matters: the first binding that matches wins, and the help overlay
-/// and the hint line list bindings in this order.
+/// and the hint line list bindings in this order (the hint line puts a view's own first).
+#[rustfmt::skip]
 pub const BINDINGS: &[Binding] = &[
-    Binding {
-        keys: &[key(KeyCode::Char('q')), ctrl('c')],
-        shown: "q",
-        description: "quit panelwatch's screen (Ctrl-C works too)",
-        hint: Some("quit"),
-        action: Action::Quit,
-        context: Context::Always,
-    },
-    Binding {
-        keys: &[key(KeyCode::Char('?'))],
-        shown: "?",
-        description: "show or hide this help",
-        hint: Some("help"),
-        action: Action::ToggleHelp,
-        context: Context::Always,
-    },
-    Binding {
-        keys: &[key(KeyCode::Esc)],
-        shown: "Esc",
-        description: "close the help",
-        hint: Some("close"),
-        action: Action::CloseOverlay,
-        context: Context::Overlay,
-    },
-    Binding {
-        keys: &[key(KeyCode::Up), key(KeyCode::Char('k'))],
-        shown: "↑/k",
-        description: "select the previous service, or scroll the focused pane up",
-        hint: Some("up"),
-        action: Action::Up,
-        context: Context::Main,
-    },
-    Binding {
-        keys: &[key(KeyCode::Down), key(KeyCode::Char('j'))],
-        shown: "↓/j",
-        description: "select the next service, or scroll the focused pane down",
-        hint: Some("down"),
-        action: Action::Down,
-        context: Context::Main,
-    },
-    Binding {
-        keys: &[key(KeyCode::Tab)],
-        shown: "Tab",
-        description: "focus the next pane (services, events, deliveries, extra)",
-        hint: Some("pane"),
-        action: Action::NextPane,
-        context: Context::Main,
-    },
-    Binding {
-        keys: &[key(KeyCode::BackTab)],
-        shown: "S-Tab",
-        description: "focus the previous pane (Shift-Tab)",
-        hint: None,
-        action: Action::PrevPane,
-        context: Context::Main,
-    },
-    Binding {
-        keys: &[key(KeyCode::Char('g')), key(KeyCode::Home)],
-        shown: "g",
-        description: "go to the top of the focused pane",
-        hint: Some("top"),
-        action: Action::Top,
-        context: Context::Main,
-    },
-    Binding {
-        keys: &[key(KeyCode::Char('G')), key(KeyCode::End)],
-        shown: "G",
-        description: "go to the bottom of the focused pane (events: follow the newest)",
-        hint: Some("bottom"),
-        action: Action::Bottom,
-        context: Context::Main,
-    },
-    Binding {
-        keys: &[key(KeyCode::PageUp)],
-        shown: "PgUp",
-        description: "scroll the events back by a page",
-        hint: Some("older"),
-        action: Action::PageUp,
-        context: Context::Main,
-    },
-    Binding {
-        keys: &[key(KeyCode::PageDown)],
-        shown: "PgDn",
-        description: "scroll the events forward by a page",
-        hint: Some("newer"),
-        action: Action::PageDown,
-        context: Context::Main,
-    },
+    b(&[ctrl('c')], "C-c", "quit panelwatch's screen, even from a prompt", None, Action::Quit, Context::Always),
+    b(&[key(KeyCode::Char('q'))], "q", "quit panelwatch's screen (an attached screen only detaches)", Some("quit"), Action::Quit, Context::Anywhere),
+    b(&[key(KeyCode::Char('?'))], "?", "show or hide this help", Some("help"), Action::ToggleHelp, Context::Anywhere),
+    b(&[key(KeyCode::Esc)], "Esc", "close the help", Some("close"), Action::CloseOverlay, Context::Overlay),
+    b(&[key(KeyCode::Enter)], "Enter", "carry out the prompt (confirm, choose, apply)", Some("ok"), Action::Submit, Context::Prompt),
+    b(&[key(KeyCode::Esc)], "Esc", "drop the prompt (a filter is cleared)", Some("cancel"), Action::Cancel, Context::Prompt),
+    b(&[key(KeyCode::Tab), key(KeyCode::Down)], "Tab/↓", "next choice: mute target, destination", Some("next"), Action::NextChoice, Context::Prompt),
+    b(&[key(KeyCode::BackTab), key(KeyCode::Up)], "S-Tab/↑", "previous choice", None, Action::PrevChoice, Context::Prompt),
+    b(&[key(KeyCode::Backspace)], "Bksp", "delete the last character typed", None, Action::Erase, Context::Prompt),
+    b(&[key(KeyCode::Enter)], "Enter", "open the selected service: chart, providers, failed orders, rule", Some("detail"), Action::Open, Context::Main),
+    b(&[key(KeyCode::Esc)], "Esc", "back to the main screen", Some("back"), Action::Back, Context::Views),
+    b(&[key(KeyCode::Char('m'))], "m", "mute the service, its provider or its panel for a while", Some("mute"), Action::Mute, Context::Service),
+    b(&[key(KeyCode::Char('u'))], "u", "lift a mute on the service, its provider or its panel", Some("unmute"), Action::Unmute, Context::Service),
+    b(&[key(KeyCode::Char('r'))], "r", "replay the selected dead letter", Some("replay"), Action::Replay, Context::Deliveries),
+    b(&[key(KeyCode::Char('R'))], "R", "replay every dead letter (asks first)", Some("replay all"), Action::ReplayAll, Context::Deliveries),
+    b(&[key(KeyCode::Char('n'))], "n", "enable a disabled destination again", Some("enable"), Action::Enable, Context::Deliveries),
+    b(&[key(KeyCode::Char('f'))], "f", "show only the next event type (all, alert, panel, ...)", Some("type"), Action::KindFilter, Context::History),
+    b(&[key(KeyCode::Char('/'))], "/", "filter the list by text", Some("filter"), Action::Filter, Context::Lists),
+    b(&[key(KeyCode::Char('s'))], "s", "sort services: panel, state, rate, name", Some("sort"), Action::Sort, Context::Main),
+    b(&[key(KeyCode::Char('b'))], "b", "group services: none, by panel, by provider", Some("group"), Action::Group, Context::Main),
+    b(&[key(KeyCode::Char('e'))], "e", "event history view (again: back)", Some("events"), Action::History, Context::Screens),
+    b(&[key(KeyCode::Char('d'))], "d", "deliveries view (again: back)", Some("deliveries"), Action::Deliveries, Context::Screens),
+    b(&[key(KeyCode::Char('t'))], "t", "send a test alert to a destination", Some("test"), Action::TestAlert, Context::Screens),
+    b(&[ctrl('r')], "C-r", "reload the config file now", None, Action::Reload, Context::Screens),
+    b(&[key(KeyCode::Up), key(KeyCode::Char('k'))], "↑/k", "select the previous row, or scroll the focused pane up", Some("up"), Action::Up, Context::Screens),
+    b(&[key(KeyCode::Down), key(KeyCode::Char('j'))], "↓/j", "select the next row, or scroll the focused pane down", Some("down"), Action::Down, Context::Screens),
+    b(&[key(KeyCode::Tab)], "Tab", "focus the next pane (services, events, deliveries, extra)", Some("pane"), Action::NextPane, Context::Main),
+    b(&[key(KeyCode::BackTab)], "S-Tab", "focus the previous pane (Shift-Tab)", None, Action::PrevPane, Context::Main),
+    b(&[key(KeyCode::Char('g')), key(KeyCode::Home)], "g", "go to the top of the list", Some("top"), Action::Top, Context::Screens),
+    b(&[key(KeyCode::Char('G')), key(KeyCode::End)], "G", "go to the bottom of the list (events: follow the newest)", Some("bottom"), Action::Bottom, Context::Screens),
+    b(&[key(KeyCode::PageUp)], "PgUp", "scroll the events back by a page", Some("older"), Action::PageUp, Context::Screens),
+    b(&[key(KeyCode::PageDown)], "PgDn", "scroll the events forward by a page", Some("newer"), Action::PageDown, Context::Screens),
 ];
 
-/// Whether a binding is live when the help overlay is (or is not) open.
-pub fn active(binding: &Binding, overlay_open: bool) -> bool {
-    match binding.context {
-        Context::Always => true,
-        Context::Main => !overlay_open,
-        Context::Overlay => overlay_open,
+const fn b(
+    keys: &'static [Key],
+    shown: &'static str,
+    description: &'static str,
+    hint: Option<&'static str>,
+    action: Action,
+    context: Context,
+) -> Binding {
+    Binding {
+        keys,
+        shown,
+        description,
+        hint,
+        action,
+        context,
     }
 }
 
-/// The action a pressed key asks for, given whether an overlay is open.
-pub fn lookup(event: &KeyEvent, overlay_open: bool) -> Option<Action> {
+/// Whether a binding is live in `mode`.
+pub fn active(binding: &Binding, mode: Mode) -> bool {
+    binding.context.applies(mode)
+}
+
+/// The action a pressed key asks for in `mode`.
+pub fn lookup(event: &KeyEvent, mode: Mode) -> Option<Action> {
     BINDINGS
         .iter()
-        .filter(|b| active(b, overlay_open))
+        .filter(|b| active(b, mode))
         .find(|b| b.keys.iter().any(|k| k.matches(event)))
         .map(|b| b.action)
 }
 
-/// The bindings the hint line shows, in table order, as `(keys, hint)`.
-pub fn hints(overlay_open: bool) -> impl Iterator<Item = (&'static str, &'static str)> {
-    BINDINGS
+/// The bindings the hint line shows in `mode`, as `(keys, hint)`: the view's own first,
+/// then the general ones, each in table order.
+pub fn hints(mode: Mode) -> impl Iterator<Item = (&'static str, &'static str)> {
+    let live = move |b: &&Binding| active(b, mode);
+    let own = BINDINGS
         .iter()
-        .filter(move |b| active(b, overlay_open))
+        .filter(live)
+        .filter(|b| b.context.specific());
+    let general = BINDINGS
+        .iter()
+        .filter(live)
+        .filter(|b| !b.context.specific());
+    own.chain(general)
         .filter_map(|b| b.hint.map(|h| (b.shown, h)))
 }
 
@@ -223,80 +287,85 @@ mod tests {
             (
                 KeyCode::Char('q'),
                 KeyModifiers::NONE,
-                false,
+                Mode::Main,
                 Some(Action::Quit),
             ),
             (
                 KeyCode::Char('c'),
                 KeyModifiers::CONTROL,
-                false,
+                Mode::Main,
                 Some(Action::Quit),
             ),
-            (KeyCode::Char('c'), KeyModifiers::NONE, false, None),
+            (KeyCode::Char('c'), KeyModifiers::NONE, Mode::Main, None),
             (
                 KeyCode::Char('?'),
                 KeyModifiers::SHIFT,
-                false,
+                Mode::Main,
                 Some(Action::ToggleHelp),
             ),
             (
                 KeyCode::Char('j'),
                 KeyModifiers::NONE,
-                false,
+                Mode::Main,
                 Some(Action::Down),
             ),
-            (KeyCode::Down, KeyModifiers::NONE, false, Some(Action::Down)),
+            (
+                KeyCode::Down,
+                KeyModifiers::NONE,
+                Mode::Main,
+                Some(Action::Down),
+            ),
             (
                 KeyCode::Char('k'),
                 KeyModifiers::NONE,
-                false,
+                Mode::Main,
                 Some(Action::Up),
             ),
             (
                 KeyCode::Char('G'),
                 KeyModifiers::SHIFT,
-                false,
+                Mode::Main,
                 Some(Action::Bottom),
             ),
             (
                 KeyCode::Char('G'),
                 KeyModifiers::NONE,
-                false,
+                Mode::Main,
                 Some(Action::Bottom),
             ),
             (
                 KeyCode::BackTab,
                 KeyModifiers::SHIFT,
-                false,
+                Mode::Main,
                 Some(Action::PrevPane),
             ),
             (
                 KeyCode::Tab,
                 KeyModifiers::NONE,
-                false,
+                Mode::Main,
                 Some(Action::NextPane),
             ),
-            (KeyCode::Esc, KeyModifiers::NONE, false, None),
+            (KeyCode::Esc, KeyModifiers::NONE, Mode::Main, None),
             (
                 KeyCode::Esc,
                 KeyModifiers::NONE,
-                true,
+                Mode::Help,
                 Some(Action::CloseOverlay),
             ),
-            (KeyCode::Char('j'), KeyModifiers::NONE, true, None),
+            (KeyCode::Char('j'), KeyModifiers::NONE, Mode::Help, None),
             (
                 KeyCode::Char('q'),
                 KeyModifiers::NONE,
-                true,
+                Mode::Help,
                 Some(Action::Quit),
             ),
-            (KeyCode::Char('j'), KeyModifiers::CONTROL, false, None),
+            (KeyCode::Char('j'), KeyModifiers::CONTROL, Mode::Main, None),
         ];
         for (code, modifiers, overlay, want) in cases {
             assert_eq!(
                 lookup(&press(code, modifiers), overlay),
                 want,
-                "{code:?} {modifiers:?} overlay={overlay}"
+                "{code:?} {modifiers:?} mode={overlay:?}"
             );
         }
     }
@@ -305,9 +374,15 @@ mod tests {
     fn no_key_is_bound_twice_in_one_context() {
         for (i, a) in BINDINGS.iter().enumerate() {
             for b in &BINDINGS[i + 1..] {
-                let overlap = [false, true]
-                    .iter()
-                    .any(|&open| active(a, open) && active(b, open));
+                let modes = [
+                    Mode::Main,
+                    Mode::Detail,
+                    Mode::History,
+                    Mode::Deliveries,
+                    Mode::Help,
+                    Mode::Prompt,
+                ];
+                let overlap = modes.iter().any(|&m| active(a, m) && active(b, m));
                 if !overlap {
                     continue;
                 }

@@ -9,9 +9,11 @@
 pub mod app;
 pub mod keys;
 pub mod render;
+#[doc(hidden)]
+pub mod synthetic;
 
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 
 use std::io::{self, Stdout};
 use std::panic;
@@ -34,12 +36,30 @@ use crate::snapshot::Snapshot;
 use app::AppState;
 use render::{Extra, RenderOptions};
 
-/// What the screen asks of the rest of the program.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What the screen asks of the rest of the program. Serialisable: an attached screen sends
+/// these to the monitor over its socket.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum UiCommand {
-    /// The user quit the screen; the program should shut down.
+    /// The user quit the screen; the program should shut down (an attached screen just
+    /// detaches).
     Quit,
+    /// Mute alerts about `target` for `duration`: `PANEL`, `PANEL/SERVICE_ID` or
+    /// `PANEL/provider:NAME`.
+    Mute {
+        target: String,
+        duration: std::time::Duration,
+    },
+    /// Lift a mute on `target`.
+    Unmute { target: String },
+    /// Send a `test` event to one destination.
+    TestAlert { destination: String },
+    /// Put a dead letter (or every one, with `None`) back in the queue.
+    RetryDead { id: Option<i64> },
+    /// Let a disabled destination receive deliveries again.
+    EnableDestination { name: String },
+    /// Read the config file again now.
+    Reload,
 }
 
 /// How to run the screen.
@@ -51,6 +71,8 @@ pub struct TuiOptions {
     pub max_fps: u32,
     /// Whether to use colours; [`color_from_env`] gives the `NO_COLOR` convention.
     pub color: bool,
+    /// Gauges, sparklines and the chart in plain ASCII, for terminals without block glyphs.
+    pub ascii: bool,
     /// An extra pane with a title and its lines (newest last), such as the demo's webhook
     /// receiver.
     pub extra_pane: Option<(String, watch::Receiver<Vec<String>>)>,
@@ -59,13 +81,14 @@ pub struct TuiOptions {
 }
 
 impl TuiOptions {
-    /// Options with a title, 30 frames per second, colours unless `NO_COLOR` says otherwise,
-    /// no extra pane and no command channel.
+    /// Options with a title, 4 frames per second, colours unless `NO_COLOR` says otherwise,
+    /// block glyphs, no extra pane and no command channel.
     pub fn new(title: impl Into<String>) -> TuiOptions {
         TuiOptions {
             title: title.into(),
-            max_fps: 30,
+            max_fps: 4,
             color: color_from_env(),
+            ascii: false,
             extra_pane: None,
             commands: None,
         }
@@ -97,6 +120,7 @@ pub async fn run(mut snapshots: watch::Receiver<Snapshot>, options: TuiOptions) 
     let render_options = RenderOptions {
         title: options.title,
         color: options.color,
+        ascii: options.ascii,
     };
     let (extra_title, mut extra_rx) = match options.extra_pane {
         Some((title, rx)) => (Some(title), Some(rx)),

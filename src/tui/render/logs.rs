@@ -57,6 +57,46 @@ pub(super) fn render_events(
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
+/// The event history view: every event kept, filtered by type and text, scrollable.
+pub(super) fn render_history(
+    frame: &mut Frame,
+    area: Rect,
+    snapshot: &Snapshot,
+    app: &AppState,
+    theme: Theme,
+) {
+    let rows = usize::from(area.height.saturating_sub(2));
+    let cells = usize::from(area.width.saturating_sub(2));
+    let events = app.history(snapshot);
+    let (shown, back) = window(events.len(), rows, app.events_back);
+    let mut title = format!(
+        " Event history · {} of {}",
+        events.len(),
+        snapshot.events.len()
+    );
+    title.push_str(&format!(
+        " · type {}",
+        app.event_kind.as_deref().unwrap_or("all")
+    ));
+    if !app.event_filter.is_empty() {
+        title.push_str(&format!(" · \"{}\"", truncate(&app.event_filter, 20)));
+    }
+    if back > 0 {
+        title.push_str(&format!(" · {back} newer below"));
+    }
+    title.push(' ');
+    let block = pane(title, !app.help, theme);
+    let lines: Vec<Line> = if events.is_empty() {
+        vec![Line::styled("No event matches.", theme.dim())]
+    } else {
+        events[shown]
+            .iter()
+            .map(|event| event_line(event, cells, theme))
+            .collect()
+    };
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
 /// `16:00:00 alert.fired          FIRING main / ...`; narrow panes drop the kind column and
 /// colour the summary instead.
 fn event_line(event: &EventLine, cells: usize, theme: Theme) -> Line<'static> {
@@ -82,6 +122,7 @@ fn kind_color(kind: &str) -> Color {
         "alert.resolved" | "panel.up" => Color::Green,
         "alert.reminder" => Color::Yellow,
         "destination.disabled" => Color::Magenta,
+        "action" => Color::Blue,
         _ => Color::Cyan,
     }
 }

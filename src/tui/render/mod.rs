@@ -29,6 +29,7 @@
 //! always stay. Every state has a symbol and a word, so the screen reads without colour.
 
 mod deliveries;
+mod detail;
 mod footer;
 mod header;
 mod logs;
@@ -43,7 +44,7 @@ use ratatui::widgets::Block;
 use ratatui::Frame;
 use unicode_width::UnicodeWidthChar;
 
-use super::app::{AppState, Pane};
+use super::app::{AppState, Pane, View};
 use crate::snapshot::{AlertStatus, Snapshot};
 
 /// How to draw, independent of what.
@@ -53,6 +54,8 @@ pub struct RenderOptions {
     pub title: String,
     /// Whether to use colours; off when `NO_COLOR` is set. States stay readable either way.
     pub color: bool,
+    /// Gauges, sparklines and the chart without block or braille glyphs.
+    pub ascii: bool,
 }
 
 /// The optional extra pane's content: a title and lines, newest last.
@@ -83,7 +86,7 @@ impl Areas {
 
 /// Lays out a screen of `area`'s size for `snapshot`, with or without the extra pane.
 pub fn layout(area: Rect, snapshot: &Snapshot, title: &str, has_extra: bool) -> Areas {
-    let head = header::lines(snapshot, title, area, Theme { color: false });
+    let head = header::lines(snapshot, title, area, Theme::plain());
     let head_height = u16::try_from(head.len()).unwrap_or(u16::MAX);
     let [header, body, hints] = Layout::vertical([
         Constraint::Length(head_height),
@@ -132,31 +135,55 @@ pub fn draw(
 ) {
     let theme = Theme {
         color: options.color,
+        ascii: options.ascii,
     };
     let area = frame.area();
     let areas = layout(area, snapshot, &options.title, extra.is_some());
 
     let head = header::lines(snapshot, &options.title, area, theme);
     frame.render_widget(ratatui::widgets::Paragraph::new(head), areas.header);
-    services::render(frame, areas.services, snapshot, app, theme);
-    logs::render_events(frame, areas.events, snapshot, app, theme);
-    deliveries::render(frame, areas.deliveries, snapshot, app, theme);
-    if let (Some(extra), Some(rect)) = (extra, areas.extra) {
-        logs::render_extra(frame, rect, extra, app, theme);
+    // The other views take everything between the header and the hint line.
+    let body = Rect {
+        y: areas.header.bottom(),
+        height: areas.hints.y.saturating_sub(areas.header.bottom()),
+        ..area
+    };
+    match app.view {
+        View::Main => {
+            services::render(frame, areas.services, snapshot, app, theme);
+            logs::render_events(frame, areas.events, snapshot, app, theme);
+            deliveries::render(frame, areas.deliveries, snapshot, app, theme);
+            if let (Some(extra), Some(rect)) = (extra, areas.extra) {
+                logs::render_extra(frame, rect, extra, app, theme);
+            }
+        }
+        View::Detail => detail::render(frame, body, snapshot, app, theme),
+        View::History => logs::render_history(frame, body, snapshot, app, theme),
+        View::Deliveries => deliveries::render_view(frame, body, snapshot, app, theme),
     }
     footer::render_hints(frame, areas.hints, snapshot, app, theme);
+    footer::render_picker(frame, area, app, theme);
     if app.help {
-        footer::render_help(frame, area, theme);
+        footer::render_help(frame, area, app, theme);
     }
 }
 
-/// Colours when allowed, plain styles when not.
+/// Colours when allowed, plain styles when not; block glyphs unless ASCII is asked for.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Theme {
     color: bool,
+    ascii: bool,
 }
 
 impl Theme {
+    /// No colours, block glyphs: for measuring the layout.
+    fn plain() -> Theme {
+        Theme {
+            color: false,
+            ascii: false,
+        }
+    }
+
     fn fg(self, color: Color) -> Style {
         if self.color {
             Style::new().fg(color)

@@ -131,10 +131,29 @@ pub(super) fn render(
         header.extend(["DONE/PART/CNCL", " RUN", "STUCK"]);
     }
     let header = Row::new(header).style(Style::new().add_modifier(Modifier::BOLD));
-    let rows = snapshot
-        .services
-        .iter()
-        .map(|service| row(service, snapshot, &columns, theme));
+    // Group headings are rows of their own; the selection skips them.
+    let mut rows = Vec::new();
+    let mut selected_row = 0;
+    let mut group = None;
+    for (at, &i) in app.visible(snapshot).iter().enumerate() {
+        let service = &snapshot.services[i];
+        let key = app.group.key(service);
+        if key.is_some() && key != group {
+            let heading = format!("── {} ", key.clone().unwrap_or_default());
+            rows.push(Row::new(vec![Cell::from(""), Cell::from(heading)]).style(theme.dim()));
+            group = key;
+        }
+        if at == app.selected {
+            selected_row = rows.len();
+        }
+        rows.push(row(service, snapshot, &columns, theme));
+    }
+    if rows.is_empty() {
+        rows.push(Row::new(vec![
+            Cell::from(""),
+            Cell::from(Span::styled("No service matches the filter.", theme.dim())),
+        ]));
+    }
     let highlight = if is_focused {
         Style::new().add_modifier(Modifier::REVERSED)
     } else {
@@ -147,7 +166,7 @@ pub(super) fn render(
         .row_highlight_style(highlight)
         .highlight_symbol("▶ ")
         .highlight_spacing(HighlightSpacing::Always);
-    let mut state = TableState::default().with_selected(Some(app.selected));
+    let mut state = TableState::default().with_selected(Some(selected_row));
     frame.render_stateful_widget(table, area, &mut state);
 }
 
@@ -168,9 +187,19 @@ fn title(snapshot: &Snapshot, app: &AppState, visible: usize) -> String {
             title.push_str(&format!(" · {n} {}", status.label().to_lowercase()));
         }
     }
+    let shown = app.visible(snapshot).len();
     let total = snapshot.services.len();
-    if total > visible {
-        title.push_str(&format!(" · {}/{total}", app.selected.min(total - 1) + 1));
+    if shown < total {
+        title.push_str(&format!(
+            " · {shown} of {total} match \"{}\"",
+            truncate(&app.service_filter, 16)
+        ));
+    }
+    if app.sort != crate::tui::app::Sort::Panel {
+        title.push_str(&format!(" · by {}", app.sort.label()));
+    }
+    if shown > visible {
+        title.push_str(&format!(" · {}/{shown}", app.selected.min(shown - 1) + 1));
     }
     title.push(' ');
     title
@@ -218,7 +247,7 @@ fn row<'a>(service: &ServiceView, snapshot: &Snapshot, columns: &Columns, theme:
         Cell::from(Line::styled(rate, rate_style).right_aligned()),
     ]);
     if let Some(cells_wide) = columns.trend {
-        let trend = sparkline(&service.history, usize::from(cells_wide));
+        let trend = sparkline(&service.history, usize::from(cells_wide), theme.ascii);
         cells.push(Cell::from(Span::styled(trend, theme.dim())));
     }
     if columns.counts {
@@ -254,16 +283,21 @@ fn gauge(service: &ServiceView, cells: usize, theme: Theme) -> Line<'static> {
 
     let mut bar = String::new();
     let mut rest = String::new();
+    let (full, half, empty) = if theme.ascii {
+        ('#', '=', '.')
+    } else {
+        ('█', '▌', '·')
+    };
     for i in 0..cells {
         let from = i as f64;
         let glyph = if i == marker {
             MARKER
         } else if filled >= from + 1.0 {
-            '█'
+            full
         } else if filled >= from + 0.5 {
-            '▌'
+            half
         } else {
-            '·'
+            empty
         };
         if filled >= from + 0.5 {
             bar.push(glyph);
@@ -277,15 +311,17 @@ fn gauge(service: &ServiceView, cells: usize, theme: Theme) -> Line<'static> {
     ])
 }
 
-/// The last `cells` rates of `history` as block characters, 0% lowest, 100% highest; padded
-/// on the left while the history is short.
-fn sparkline(history: &[f64], cells: usize) -> String {
-    const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+/// The last `cells` rates of `history` as block characters (or ASCII ones), 0% lowest, 100%
+/// highest; padded on the left while the history is short.
+fn sparkline(history: &[f64], cells: usize, ascii: bool) -> String {
+    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    const PLAIN: [char; 8] = ['_', '.', '-', '~', '=', '+', '*', '#'];
+    let levels = if ascii { PLAIN } else { BLOCKS };
     let start = history.len().saturating_sub(cells);
     let mut out = " ".repeat(cells - (history.len() - start));
     for rate in &history[start..] {
         let level = (rate.clamp(0.0, 1.0) * 7.0).round() as usize;
-        out.push(LEVELS[level]);
+        out.push(levels[level]);
     }
     out
 }
@@ -301,7 +337,7 @@ mod tests {
 
     #[test]
     fn gauge_marks_the_threshold_and_the_rate() {
-        let theme = Theme { color: false };
+        let theme = Theme::plain();
         let mut service = fixture::snapshot().services[0].clone();
         service.alert_below = 0.8;
         service.success_rate = Some(0.65);
@@ -312,13 +348,20 @@ mod tests {
         assert_eq!(text(&gauge(&service, 10, theme)), "········|·");
         service.success_rate = None;
         assert_eq!(text(&gauge(&service, 10, theme)), "········|·");
+        let ascii = Theme {
+            ascii: true,
+            ..theme
+        };
+        service.success_rate = Some(0.65);
+        assert_eq!(text(&gauge(&service, 10, ascii)), "######=.|.");
     }
 
     #[test]
     fn sparkline_keeps_the_newest_and_pads_short_history() {
-        assert_eq!(sparkline(&[0.0, 0.5, 1.0], 5), "  ▁▅█");
-        assert_eq!(sparkline(&[0.0, 0.0, 0.0, 1.0], 2), "▁█");
-        assert_eq!(sparkline(&[], 3), "   ");
+        assert_eq!(sparkline(&[0.0, 0.5, 1.0], 5, false), "  ▁▅█");
+        assert_eq!(sparkline(&[0.0, 0.0, 0.0, 1.0], 2, false), "▁█");
+        assert_eq!(sparkline(&[], 3, false), "   ");
+        assert_eq!(sparkline(&[0.0, 0.5, 1.0], 4, true), " _=#");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use ratatui::style::Color;
 use ratatui::Terminal;
 
 use super::*;
-use crate::tui::app::{AppState, Pane};
+use crate::tui::app::{AppState, Pane, View};
 use crate::tui::fixture;
 use crate::tui::keys::{self, BINDINGS};
 
@@ -23,6 +23,7 @@ fn screen(
     let options = RenderOptions {
         title: "panelwatch".into(),
         color,
+        ascii: !color,
     };
     let mut terminal = Terminal::new(TestBackend::new(cols, rows)).unwrap();
     terminal
@@ -96,9 +97,13 @@ fn empty_snapshot_waits_for_the_first_poll() {
 #[test]
 fn help_lists_every_binding_of_the_table() {
     let snap = fixture::snapshot();
-    let mut app = AppState::new(false);
-    app.help = true;
-    let shown = text(&screen(120, 40, &snap, &app, true, None));
+    let mut shown = String::new();
+    for view in [View::Main, View::Detail, View::History, View::Deliveries] {
+        let mut app = AppState::new(false);
+        app.view = view;
+        app.help = true;
+        shown.push_str(&text(&screen(160, 60, &snap, &app, true, None)));
+    }
     for binding in BINDINGS {
         assert!(shown.contains(binding.description), "{binding:?}");
         assert!(shown.contains(binding.shown), "{binding:?}");
@@ -112,11 +117,11 @@ fn hint_line_comes_from_the_table() {
     for help in [false, true] {
         let mut app = AppState::new(false);
         app.help = help;
-        let buffer = screen(200, 30, &snap, &app, true, None);
+        let buffer = screen(300, 90, &snap, &app, true, None);
         let shown = text(&buffer);
         let last = shown.lines().last().unwrap();
         let mut expected = String::new();
-        for (keys, hint) in keys::hints(help) {
+        for (keys, hint) in keys::hints(app.mode()) {
             expected.push_str(&format!(" {keys} {hint} "));
         }
         assert_eq!(
@@ -221,4 +226,88 @@ fn a_long_table_keeps_the_selection_in_view() {
     assert!(shown.contains("31/40"), "{shown}");
     let selected = shown.lines().find(|l| l.contains("▶")).unwrap();
     assert!(selected.contains("Service number 30"), "{selected}");
+}
+
+/// Every view at the smallest and a large size, with colours (ANSI styles kept out of the
+/// text; the key cells are checked below) and without (plain text, ASCII glyphs).
+#[test]
+fn every_view_at_80x24_and_160x48_with_and_without_colour() {
+    let snap = fixture::snapshot();
+    let views = [
+        ("main", View::Main),
+        ("detail", View::Detail),
+        ("history", View::History),
+        ("deliveries", View::Deliveries),
+    ];
+    for (name, view) in views {
+        for (cols, rows) in [(80, 24), (160, 48)] {
+            for color in [true, false] {
+                let mut app = AppState::new(false);
+                app.view = view;
+                app.on_snapshot(&snap);
+                let shown = text(&screen(cols, rows, &snap, &app, color, None));
+                let look = if color { "colour" } else { "no_colour" };
+                insta::assert_snapshot!(format!("{name}_{cols}x{rows}_{look}"), shown);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_detail_view_colours_the_state_and_the_lines_and_reads_without_colour() {
+    let snap = fixture::snapshot();
+    let mut app = AppState::new(false);
+    app.view = View::Detail;
+    let buffer = screen(160, 48, &snap, &app, true, None);
+    let shown = text(&buffer);
+    let row = shown.lines().position(|l| l.contains("✖ FIRING")).unwrap();
+    let y = u16::try_from(row).unwrap();
+    assert!((0..160).any(|x| buffer[(x, y)].fg == Color::Red));
+    assert!(buffer
+        .content()
+        .iter()
+        .any(|c| c.symbol() == "─" && c.fg == Color::Red));
+    assert!(buffer
+        .content()
+        .iter()
+        .any(|c| c.symbol() == "┄" && c.fg == Color::Green));
+
+    let plain = text(&screen(160, 48, &snap, &app, false, None));
+    for needle in [
+        "✖ FIRING",
+        "80%",
+        "85%",
+        "smmking",
+        "90377",
+        "Pending (stuck)",
+        "muted",
+    ] {
+        assert!(plain.contains(needle), "{needle}");
+    }
+    assert!(
+        !plain.contains('█') && !plain.contains('▌'),
+        "ASCII mode has no blocks"
+    );
+}
+
+#[test]
+fn the_deliveries_view_shows_next_attempts_and_last_answers() {
+    let snap = fixture::snapshot();
+    let mut app = AppState::new(false);
+    app.view = View::Deliveries;
+    let shown = text(&screen(160, 48, &snap, &app, false, None));
+    assert!(shown.contains("next 16:04:45 (in 40s)"), "{shown}");
+    assert!(shown.contains("last answer: HTTP 500"), "{shown}");
+}
+
+#[test]
+fn a_prompt_and_a_picker_show_on_screen() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let snap = fixture::snapshot();
+    let mut app = AppState::new(false);
+    app.handle_key(KeyEvent::new(KeyCode::Char('m'), KeyModifiers::NONE), &snap);
+    let shown = text(&screen(80, 24, &snap, &app, false, None));
+    assert!(shown.contains("mute main/17"), "{shown}");
+    assert!(shown.contains("main/provider:smmking"), "{shown}");
+    insta::assert_snapshot!(shown);
 }
