@@ -456,3 +456,32 @@ async fn a_panel_ignoring_offset_does_not_loop() {
         fetched.warnings
     );
 }
+
+/// A panel answering one page with far more than a page's worth of bytes.
+async fn bloated_panel(bytes: usize) -> String {
+    let app = axum::Router::new().route(
+        "/adminapi/v2/orders",
+        axum::routing::get(move || async move {
+            let mut body = String::with_capacity(bytes + 64);
+            body.push_str(r#"{"data":{"list":["#);
+            while body.len() < bytes {
+                body.push_str("1,");
+            }
+            body.push_str(r#"1]},"error_code":0}"#);
+            body
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/adminapi/v2")
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused_unread() {
+    let url = bloated_panel(3 * 1024 * 1024).await;
+    let client = AdminClient::new(&config(&url, "k", 100, Duration::from_secs(20))).unwrap();
+    let err = client.fetch_orders(start()).await.unwrap_err();
+    assert_eq!(err.kind, PanelErrorKind::BadBody, "{err}");
+    assert!(err.to_string().contains("larger than"), "{err}");
+}

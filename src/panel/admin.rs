@@ -20,8 +20,12 @@ use crate::panel::{excerpt, PanelError, PanelErrorKind};
 /// A broken panel that always claims a next page must not keep us busy forever.
 pub const MAX_PAGES: u32 = 1000;
 
-/// A body larger than this is refused rather than held in memory.
-const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// The most one page's answer may weigh: 8 KiB per order asked for (a real order is well under
+/// 2 KiB), at least 1 MiB and at most 64 MiB. A bigger answer is refused unread, before it can
+/// cost memory or decoding time.
+fn max_body_bytes(page_size: u32) -> usize {
+    (page_size as usize * 8 * 1024).clamp(1024 * 1024, 64 * 1024 * 1024)
+}
 
 /// Reads orders from one panel's admin API.
 pub struct AdminClient {
@@ -172,13 +176,14 @@ impl AdminClient {
 
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = read_body(response)
+        let cap = max_body_bytes(self.page_size);
+        let body = read_body(response, cap)
             .await
             .map_err(|e| self.transport_error(&e))?;
         let Some(body) = body else {
             return Err(PanelError {
                 status: Some(status),
-                detail: format!("body larger than {MAX_BODY_BYTES} bytes"),
+                detail: format!("answer larger than {} KiB for one page", cap / 1024),
                 ..PanelError::new(&self.panel, PanelErrorKind::BadBody)
             });
         };
@@ -213,11 +218,17 @@ impl AdminClient {
     }
 }
 
-/// The whole body, or `None` when it grows past [`MAX_BODY_BYTES`].
-async fn read_body(mut response: reqwest::Response) -> Result<Option<Vec<u8>>, reqwest::Error> {
+/// The whole body, or `None` when it grows past `cap` bytes.
+async fn read_body(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if response.content_length().is_some_and(|n| n as usize > cap) {
+        return Ok(None);
+    }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
+        if body.len() + chunk.len() > cap {
             return Ok(None);
         }
         body.extend_from_slice(&chunk);
