@@ -432,12 +432,68 @@ pub fn schema_json() -> String {
 
 fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
     let line = e.span().map(|s| line_of(text, s.start));
+    let key = e
+        .span()
+        .and_then(|span| key_at(text, span.start))
+        .unwrap_or_default();
+    // Serde speaks Rust; operators read TOML.
+    let message = e
+        .message()
+        .trim_end()
+        .replace("expected u32", "expected a whole number")
+        .replace("expected u64", "expected a whole number")
+        .replace("expected usize", "expected a whole number")
+        .replace("expected i64", "expected a whole number")
+        .replace("expected f64", "expected a number such as 0.8");
     ConfigError {
         file: None,
         line,
-        key: String::new(),
-        message: e.message().trim_end().to_string(),
+        key,
+        message,
     }
+}
+
+/// The dotted path of the most specific key whose name or value holds byte `offset`, such
+/// as `panels[0].interval`. (Tables' own spans cover only their headers, so every entry is
+/// looked at, not just those inside a containing span.)
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    use toml::de::DeValue;
+    type Entry<'a> = (
+        String,
+        std::ops::Range<usize>,
+        &'a toml::Spanned<DeValue<'a>>,
+    );
+
+    fn walk<'a>(prefix: &str, value: &'a toml::Spanned<DeValue<'a>>, out: &mut Vec<Entry<'a>>) {
+        match value.get_ref() {
+            DeValue::Table(t) => {
+                for (k, v) in t.iter() {
+                    let sep = if prefix.is_empty() { "" } else { "." };
+                    let path = format!("{prefix}{sep}{}", k.get_ref());
+                    out.push((path.clone(), k.span(), v));
+                    walk(&path, v, out);
+                }
+            }
+            DeValue::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    let path = format!("{prefix}[{i}]");
+                    out.push((path.clone(), v.span(), v));
+                    walk(&path, v, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let table = toml::de::DeTable::parse(text).ok()?;
+    let root = toml::Spanned::new(table.span(), DeValue::Table(table.get_ref().clone()));
+    let mut entries = Vec::new();
+    walk("", &root, &mut entries);
+    entries
+        .into_iter()
+        .filter(|(_, key, value)| key.contains(&offset) || value.span().contains(&offset))
+        .max_by_key(|(path, _, _)| path.len())
+        .map(|(path, _, _)| path)
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -1128,6 +1184,11 @@ impl Checker<'_> {
             self.fail(path, "must not be empty");
         } else if name.contains('/') {
             self.fail(path, format!("{name:?} must not contain '/'"));
+        } else if name.trim() != name || name.chars().any(char::is_control) {
+            self.fail(
+                path,
+                format!("{name:?} must not start or end with spaces or hold control characters"),
+            );
         }
     }
 
@@ -1255,6 +1316,7 @@ impl Checker<'_> {
 
     fn destination(&mut self, i: usize, raw: RawDestination) -> DestinationConfig {
         let at = |k| [Seg::Key("webhooks"), Seg::Index(i), Seg::Key(k)];
+        self.check_name(&at("name"), &raw.name);
         let kind = match raw.kind.as_str() {
             "slack" => DestinationKind::Slack,
             "discord" => DestinationKind::Discord,
@@ -1596,6 +1658,17 @@ secret = "${PANELWATCH_SECRET}"
         assert!(err
             .to_string()
             .starts_with("config:21: rules[0].resolve_above: must be at least"));
+    }
+
+    #[test]
+    fn type_errors_name_the_key_in_toml_words() {
+        let broken = EXAMPLE.replace("min_orders = 20", "min_orders = \"ten\"");
+        let err = parse(&broken).unwrap_err();
+        assert_eq!(err.key, "rules[0].min_orders");
+        assert_eq!(err.line, Some(19));
+        assert!(err.message.contains("expected a whole number"), "{err}");
+        let broken = EXAMPLE.replace("interval = \"30s\"", "interval = 30");
+        assert_eq!(parse(&broken).unwrap_err().key, "panels[0].interval");
     }
 
     #[test]

@@ -213,11 +213,19 @@ impl Engine {
             engine.panels.insert(panel.name.clone(), runtime);
         }
         engine.mutes = engine.read_mutes()?;
-        for stored in engine.store.recent_events(engine.config.monitor.history)? {
+        let keep = engine.config.monitor.history;
+        let mut lines: Vec<EventLine> = Vec::new();
+        for (stored, note) in engine.store.recent_events(keep)? {
             if let Ok(event) = serde_json::from_str::<Event>(&stored) {
-                engine.lines.push_back(line_of(&event, None));
+                lines.push(line_of(&event, note.as_deref()));
             }
         }
+        for (at, kind, summary) in engine.store.recent_journal(keep)? {
+            lines.push(EventLine { at, kind, summary });
+        }
+        lines.sort_by_key(|l| l.at);
+        let skip = lines.len().saturating_sub(keep);
+        engine.lines = lines.into_iter().skip(skip).collect();
         engine.forget_orphans(Utc::now())?;
         Ok(engine)
     }
@@ -313,8 +321,12 @@ impl Engine {
         self.notice = Some((now, text));
     }
 
-    /// Adds a line to the history pane that is not an event (a reload, an operator action).
+    /// Adds a line to the history pane that is not an event (a reload, an operator action),
+    /// kept in the store so it survives a restart.
     pub fn note(&mut self, now: DateTime<Utc>, kind: &str, summary: String) {
+        if let Err(e) = self.store.journal(now, kind, &summary) {
+            tracing::warn!(error = %e, "cannot keep a history line");
+        }
         self.push_line(EventLine {
             at: now,
             kind: kind.to_string(),
@@ -450,6 +462,16 @@ impl Engine {
             states: std::mem::take(&mut changes.states),
         };
         self.store.commit(&batch, now)?;
+        let notes: Vec<(String, String)> = routed
+            .iter()
+            .filter_map(|(e, _, held)| Some((e.id.0.clone(), held.clone()?)))
+            .collect();
+        if !notes.is_empty() {
+            // Only the history's wording depends on this: a failure is logged, not fatal.
+            if let Err(e) = self.store.note_events(&notes) {
+                tracing::warn!(error = %e, "cannot note why events were held");
+            }
+        }
 
         // Committed: now the in-memory view may move on.
         let runtime = self.panels.get_mut(&report.panel).expect("checked above");
@@ -960,8 +982,9 @@ fn alert_data(rule: &RuleConfig, panel: &str, subject: &Subject, s: &ServiceStat
 }
 
 fn line_of(event: &Event, held: Option<&str>) -> EventLine {
+    // The mark leads, so a narrow screen cannot cut it off.
     let summary = match held {
-        Some(why) => format!("{} (not sent: {why})", event.summary()),
+        Some(why) => format!("[not sent: {why}] {}", event.summary()),
         None => event.summary(),
     };
     EventLine {
@@ -1546,5 +1569,30 @@ timezone = "UTC"
         let json: serde_json::Value = serde_json::from_str(&events[0].to_json()).unwrap();
         assert_eq!(json["timestamp"], "2027-01-15T08:01:00.000Z");
         assert_eq!(json["local_time"], "2027-01-15T13:31:00+05:30");
+    }
+
+    #[test]
+    fn held_marks_and_operator_notes_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut engine = open(dir.path());
+            engine.mute("main/17", t(30), t(0)).unwrap();
+            engine.note(t(0), "action", "muted main/17 until later".into());
+            for m in 0..4 {
+                engine.on_report(ok(m, 5)).unwrap();
+            }
+        }
+        let engine = open(dir.path());
+        let lines = lines(&engine);
+        assert!(
+            lines.iter().any(|l| l == "muted main/17 until later"),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("[not sent: muted until") && l.contains("FIRING")),
+            "{lines:?}"
+        );
     }
 }

@@ -153,12 +153,14 @@ fn load(path: &Path) -> Option<Config> {
 fn check(path: &Path) -> ExitCode {
     match load(path) {
         Some(config) => {
+            let count =
+                |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
             println!(
-                "{}: ok ({} panels, {} rules, {} webhooks)",
+                "{}: ok ({}, {}, {})",
                 path.display(),
-                config.panels.len(),
-                config.rules.len(),
-                config.webhooks.len()
+                count(config.panels.len(), "panel"),
+                count(config.rules.len(), "rule"),
+                count(config.webhooks.len(), "webhook")
             );
             ExitCode::SUCCESS
         }
@@ -181,7 +183,13 @@ fn logging(headless: bool, state_dir: &Path) -> anyhow::Result<()> {
         if json {
             builder.json().with_writer(std::io::stderr).init();
         } else {
-            builder.with_writer(std::io::stderr).init();
+            // Colour only for a person at a terminal: never into the journal or a file.
+            builder
+                .with_ansi(
+                    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+                )
+                .with_writer(std::io::stderr)
+                .init();
         }
     } else {
         std::fs::create_dir_all(state_dir)
@@ -275,6 +283,11 @@ fn deliveries(config: &Config, action: Option<DeliveriesAction>) -> anyhow::Resu
                 anyhow::bail!("say which delivery to retry: an id, or --all-dead");
             }
             let n = store.requeue_dead(id, chrono::Utc::now())?;
+            if let (Some(id), 0) = (id, n) {
+                anyhow::bail!(
+                    "no dead letter has the id {id} (`panelwatch deliveries` lists them)"
+                );
+            }
             println!(
                 "{n} dead letter(s) queued for one more attempt; a running panelwatch sends them"
             );
@@ -296,6 +309,15 @@ fn deliveries(config: &Config, action: Option<DeliveriesAction>) -> anyhow::Resu
                 DeliveryState::Dead,
             ];
             let list = store.deliveries(&states, 500)?;
+            for dest in &config.webhooks {
+                if let Some(reason) = store.destination_state(&dest.name)?.disabled {
+                    println!(
+                        "destination {} is disabled ({reason}): its deliveries wait; \
+                         `panelwatch deliveries enable {}` resumes them",
+                        dest.name, dest.name
+                    );
+                }
+            }
             if list.is_empty() {
                 println!("no pending, retrying or dead deliveries");
                 return Ok(());
@@ -367,6 +389,10 @@ fn mute(config: &Config, target: &str, duration: Option<&str>) -> anyhow::Result
             Some(serde_json::to_string(&Mute { until })?)
         }
         None => {
+            if !store.states(&key)?.iter().any(|(k, _)| *k == key) {
+                println!("{parsed} was not muted");
+                return Ok(ExitCode::SUCCESS);
+            }
             println!("unmuted {parsed}");
             None
         }
@@ -396,7 +422,24 @@ async fn test_alert(config: Config, destination: &str) -> anyhow::Result<ExitCod
         outcome.latency.as_millis(),
         outcome.event_id
     );
-    println!("classification: {:?}", outcome.verdict);
+    use panelwatch::delivery::classify::Verdict;
+    let verdict = match &outcome.verdict {
+        Verdict::Delivered => "delivered".to_string(),
+        Verdict::Retry { after: Some(d) } => {
+            format!(
+                "failed for now: retried on the schedule, not before {}s",
+                d.as_secs()
+            )
+        }
+        Verdict::Retry { after: None } => "failed for now: retried on the schedule".into(),
+        Verdict::Refused { reason } => {
+            format!("refused ({reason}): retried on the schedule; check the receiver")
+        }
+        Verdict::Permanent { reason } => format!("refused for good ({reason}): a dead letter"),
+        Verdict::Gone { reason } => format!("endpoint gone ({reason}): destination disabled"),
+        Verdict::MigrateChat { chat_id } => format!("chat moved to {chat_id}: resent there"),
+    };
+    println!("classification: {verdict}");
     Ok(if outcome.verdict.is_delivered() {
         ExitCode::SUCCESS
     } else {

@@ -41,11 +41,19 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 pub enum StartError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("metrics.listen: cannot listen on {addr}: {source}")]
+    #[error("metrics.listen: cannot listen on {addr}: {cause}")]
     Metrics {
         addr: std::net::SocketAddr,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
+    #[error(
+        "another panelwatch is already running with the state folder {} (two would poll \
+         twice and send every alert twice); stop it, or attach to it with `panelwatch tui`",
+        .0.display()
+    )]
+    AlreadyRunning(PathBuf),
+    #[error("cannot lock the state folder {}: {cause}", .dir.display())]
+    Lock { dir: PathBuf, cause: std::io::Error },
 }
 
 /// A running monitor.
@@ -56,6 +64,8 @@ pub struct Monitor {
     dispatcher: DispatcherHandle,
     store: Arc<Store>,
     commands: mpsc::UnboundedSender<UiCommand>,
+    /// Held for the monitor's life: one monitor per state folder.
+    _lock: std::fs::File,
 }
 
 /// Where the running config comes from, for live reloads.
@@ -68,6 +78,7 @@ pub struct ConfigSource {
 impl Monitor {
     pub async fn start(source: ConfigSource) -> Result<Monitor, StartError> {
         let config = Arc::new(source.config);
+        let lock = lock_state_dir(&config.monitor.state_dir)?;
         let store = Arc::new(Store::open(&config.monitor.state_dir)?);
         let engine = Engine::new(Arc::clone(&config), Arc::clone(&store))?;
         let metrics = bind_metrics(&config).await?;
@@ -109,6 +120,7 @@ impl Monitor {
             dispatcher,
             store,
             commands,
+            _lock: lock,
         })
     }
 
@@ -141,10 +153,35 @@ async fn bind_metrics(config: &Config) -> Result<Option<tokio::net::TcpListener>
     };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|source| StartError::Metrics { addr, source })?;
+        .map_err(|cause| StartError::Metrics { addr, cause })?;
     let addr = listener.local_addr().unwrap_or(addr);
     tracing::info!(listen = %addr, "serving metrics at /metrics");
     Ok(Some(listener))
+}
+
+/// Takes the state folder's lock, so a second monitor on the same state refuses to start
+/// instead of polling and alerting twice. The operating system drops the lock with the
+/// process, however it ends. Commands that only read or queue (`deliveries`, `mute`) do not
+/// take it.
+fn lock_state_dir(dir: &Path) -> Result<std::fs::File, StartError> {
+    let fail = |cause| StartError::Lock {
+        dir: dir.to_path_buf(),
+        cause,
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("panelwatch.lock"))
+        .map_err(fail)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(StartError::AlreadyRunning(dir.to_path_buf()))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(fail(e)),
+    }
 }
 
 /// A config edit picked up by the watcher: the new config, or why it was refused.
@@ -237,7 +274,7 @@ fn apply_reload(
             }
         }
         Err(message) => {
-            let text = format!("config edit refused, still running the previous one: {message}");
+            let text = format!("config edit refused: {message} (the previous config still runs)");
             tracing::warn!(error = message.as_str(), "config edit refused");
             l.engine.note(now, "config.refused", text.clone());
             l.engine.set_notice(now, text);
@@ -590,6 +627,39 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(20), wait)
             .await
             .unwrap_or_else(|_| panic!("no notice with {text:?}"))
+    }
+
+    #[tokio::test]
+    async fn a_second_monitor_on_the_same_state_refuses_to_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = || {
+            crate::demo::config(
+                "http://127.0.0.1:9",
+                "key",
+                "http://127.0.0.1:9",
+                &crate::demo::secret(),
+                dir.path(),
+            )
+        };
+        let first = Monitor::start(ConfigSource {
+            config: config(),
+            path: None,
+        })
+        .await
+        .unwrap();
+        let second = Monitor::start(ConfigSource {
+            config: config(),
+            path: None,
+        })
+        .await;
+        assert!(matches!(second, Err(StartError::AlreadyRunning(_))));
+        first.stop().await;
+        let again = Monitor::start(ConfigSource {
+            config: config(),
+            path: None,
+        })
+        .await;
+        assert!(again.is_ok(), "the lock goes with the monitor");
     }
 
     #[tokio::test]

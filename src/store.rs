@@ -22,12 +22,13 @@ use crate::event::Event;
 
 /// A store failure, naming the file and what was being done.
 #[derive(Debug, thiserror::Error)]
-#[error("state store {}: cannot {action}: {source}", path.display())]
+// The cause is part of the message and deliberately not a `source()`: printed as a chain
+// (`{:#}`) it would otherwise appear twice.
+#[error("state store {}: cannot {action}: {cause}", path.display())]
 pub struct StoreError {
     pub path: PathBuf,
     pub action: &'static str,
-    #[source]
-    pub source: rusqlite::Error,
+    pub cause: rusqlite::Error,
 }
 
 /// Where a delivery stands.
@@ -166,6 +167,12 @@ CREATE INDEX IF NOT EXISTS deliveries_order
 -- sorting every open row of the destination on each call (10 ms for 10,000 open rows).
 CREATE INDEX IF NOT EXISTS deliveries_open_id
     ON deliveries(destination, id) WHERE state IN ('pending', 'retrying');
+CREATE TABLE IF NOT EXISTS journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    summary TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS states (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL,
@@ -194,10 +201,10 @@ impl Store {
     /// Opens (creating if needed) `panelwatch.db` in `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.join("panelwatch.db");
-        let fail = |action, source| StoreError {
+        let fail = |action, cause| StoreError {
             path: path.clone(),
             action,
-            source,
+            cause,
         };
         if let Err(e) = std::fs::create_dir_all(dir) {
             return Err(fail(
@@ -214,6 +221,18 @@ impl Store {
         .map_err(|e| fail("set the journal mode", e))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| fail("create the schema", e))?;
+        let has_note: bool = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'note'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| fail("read the schema", e))?;
+        if !has_note {
+            conn.execute_batch("ALTER TABLE events ADD COLUMN note TEXT")
+                .map_err(|e| fail("add the events' note column", e))?;
+        }
         Ok(Store {
             path,
             conn: Mutex::new(conn),
@@ -231,10 +250,10 @@ impl Store {
     }
 
     fn err(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |source| StoreError {
+        move |cause| StoreError {
             path: self.path.clone(),
             action,
-            source,
+            cause,
         }
     }
 
@@ -298,17 +317,67 @@ impl Store {
     }
 
     /// The most recent events, newest last, as stored JSON.
-    pub fn recent_events(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+    /// The most recent events, newest last: each as stored JSON with its note (why it was
+    /// not sent, when it was held by a quiet time).
+    pub fn recent_events(&self, limit: usize) -> Result<Vec<(String, Option<String>)>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare_cached("SELECT body FROM events ORDER BY seq DESC LIMIT ?1")
+            .prepare_cached("SELECT body, note FROM events ORDER BY seq DESC LIMIT ?1")
             .map_err(self.err("read events"))?;
         let rows = stmt
-            .query_map(params![limit as i64], |r| r.get::<_, String>(0))
+            .query_map(params![limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(self.err("read events"))?;
-        let mut out: Vec<String> = rows
+        let mut out: Vec<(String, Option<String>)> = rows
             .collect::<Result<_, _>>()
             .map_err(self.err("read events"))?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Notes why recorded events were not sent (held by a mute or maintenance window).
+    pub fn note_events(&self, notes: &[(String, String)]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction()
+            .map_err(self.err("begin a transaction"))?;
+        for (id, note) in notes {
+            tx.execute(
+                "UPDATE events SET note = ?2 WHERE id = ?1",
+                params![id, note],
+            )
+            .map_err(self.err("note an event"))?;
+        }
+        tx.commit().map_err(self.err("commit notes"))
+    }
+
+    /// Keeps a history line that is not an event (an operator action, a reload).
+    pub fn journal(&self, at: DateTime<Utc>, kind: &str, summary: &str) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO journal (at, kind, summary) VALUES (?1, ?2, ?3)",
+            params![ms(at), kind, summary],
+        )
+        .map(|_| ())
+        .map_err(self.err("keep a history line"))
+    }
+
+    /// The most recent history lines that are not events, newest last: (time, kind, summary).
+    pub fn recent_journal(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(DateTime<Utc>, String, String)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT at, kind, summary FROM journal ORDER BY seq DESC LIMIT ?1")
+            .map_err(self.err("read the journal"))?;
+        let rows = stmt
+            .query_map(params![limit as i64], |r| {
+                Ok((from_ms(r.get(0)?), r.get(1)?, r.get(2)?))
+            })
+            .map_err(self.err("read the journal"))?;
+        let mut out: Vec<(DateTime<Utc>, String, String)> = rows
+            .collect::<Result<_, _>>()
+            .map_err(self.err("read the journal"))?;
         out.reverse();
         Ok(out)
     }

@@ -139,7 +139,14 @@ async fn custom(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
 async fn slack(State(shared): State<Shared>, body: Bytes) -> (StatusCode, &'static str) {
     let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let text = value["text"].as_str().unwrap_or("(no text)");
-    let first = text.lines().next().unwrap_or("");
+    // Slack's text escapes <, > and &; show it as Slack would.
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
     push(&shared, format!("{} /slack {first}", now_hms()));
     (StatusCode::OK, "ok")
 }
