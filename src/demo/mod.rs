@@ -66,7 +66,7 @@ secret = "{secret}"
 pub fn demo_flow() -> crate::sim::flow::FlowOptions {
     crate::sim::flow::FlowOptions {
         history: std::time::Duration::from_secs(120),
-        history_orders: 150,
+        history_orders: 100,
         degrade_at: std::time::Duration::from_secs(30),
         recover_at: std::time::Duration::from_secs(90),
         ..Default::default()

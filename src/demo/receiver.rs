@@ -124,14 +124,15 @@ async fn custom(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(id.clone());
+    // The verdict leads, so a narrow pane still shows it.
     let note = if fresh {
-        "signature ok"
+        "signed ✔"
     } else {
-        "duplicate id, ignored"
+        "duplicate id, ignored:"
     };
     push(
         &shared,
-        format!("{} /hook {kind} {service}{rate} ({note})", now_hms()),
+        format!("{} /hook {note} {kind} {service}{rate}", now_hms()),
     );
     StatusCode::NO_CONTENT
 }
