@@ -22,6 +22,7 @@ fn config(url: &str, key: &str, page_size: u32, timeout: Duration) -> PanelConfi
         interval: Duration::from_secs(30),
         timeout,
         page_size,
+        source: Default::default(),
     }
 }
 

@@ -21,7 +21,7 @@ use crate::panel::{excerpt, PanelError, PanelErrorKind};
 pub const MAX_PAGES: u32 = 1000;
 
 /// A body larger than this is refused rather than held in memory.
-const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// Reads orders from one panel's admin API.
 pub struct AdminClient {
@@ -214,7 +214,9 @@ impl AdminClient {
 }
 
 /// The whole body, or `None` when it grows past [`MAX_BODY_BYTES`].
-async fn read_body(mut response: reqwest::Response) -> Result<Option<Vec<u8>>, reqwest::Error> {
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await? {
         if body.len() + chunk.len() > MAX_BODY_BYTES {
@@ -226,7 +228,7 @@ async fn read_body(mut response: reqwest::Response) -> Result<Option<Vec<u8>>, r
 }
 
 /// A reqwest error and its causes on one line, without the URL and with the key redacted.
-fn describe(e: &reqwest::Error, secret: &str) -> String {
+pub(crate) fn describe(e: &reqwest::Error, secret: &str) -> String {
     let mut parts = Vec::new();
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
     while let Some(cause) = source {
@@ -328,6 +330,7 @@ mod tests {
             interval: Duration::from_secs(30),
             timeout: Duration::from_secs(5),
             page_size: 100,
+            source: Default::default(),
         };
         let client = AdminClient::new(&config).unwrap();
         let debug = format!("{client:?}");

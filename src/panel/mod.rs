@@ -11,6 +11,9 @@
 
 pub mod admin;
 pub mod decode;
+pub mod decode_v2;
+pub mod pace;
+pub mod v2;
 
 use std::fmt;
 use std::time::Duration;
