@@ -338,8 +338,16 @@ pub struct DestinationConfig {
 }
 
 impl DestinationConfig {
-    /// Whether this destination wants events of this type.
+    /// Whether this destination wants events of this type. `order.*` events (one per status
+    /// change, many) go only where a pattern names them: `order.updated` or `order.*`, never
+    /// an empty filter or a bare `*`.
     pub fn wants(&self, kind: &str) -> bool {
+        if kind.starts_with("order.") {
+            return self
+                .events
+                .iter()
+                .any(|p| p.starts_with("order.") && glob_match(p, kind));
+        }
         self.events.is_empty() || self.events.iter().any(|p| glob_match(p, kind))
     }
 }
