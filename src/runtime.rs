@@ -259,6 +259,7 @@ async fn poll_panel(panel: PanelConfig, lookback: Duration, tx: mpsc::Sender<Pan
                 orders: fetched.orders,
                 warnings: fetched.warnings,
                 elapsed: fetched.elapsed,
+                ..PanelRead::default()
             }),
             Err(e) => {
                 if let PanelErrorKind::RateLimited {

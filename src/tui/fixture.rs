@@ -231,6 +231,8 @@ pub fn snapshot() -> Snapshot {
         timezone: None,
         mutes: Vec::new(),
         destinations: vec!["ops-slack".into(), "billing-hook".into()],
+        sources: Vec::new(),
+        intake: None,
     }
 }
 
