@@ -14,6 +14,8 @@
 //!                             delivery (dispatcher, formats, signing) ──► destinations
 //! ```
 //!
+//! `source` feeds the engine from user API v2 panels (balance, tracked orders, catalogue) and
+//! runs the intake endpoint (tracked orders from a backend, panels' own signed webhooks).
 //! `sim` holds the simulated panel and webhook receiver that the demo and the tests run
 //! against. The engine never imports the terminal code.
 
@@ -29,6 +31,7 @@ pub mod rules;
 pub mod runtime;
 pub mod sim;
 pub mod snapshot;
+pub mod source;
 pub mod stats;
 pub mod store;
 pub mod tui;

@@ -68,6 +68,26 @@ enum Command {
         #[arg(long, short, default_value = "config.toml")]
         config: PathBuf,
     },
+    /// Follow orders on a user API v2 panel: one order with its service, or a CSV file of
+    /// `order,service[,quantity]` rows. A running panelwatch polls them at its next round.
+    Track {
+        /// The panel's name (`[[panels]] name`, a `kind = "v2"` panel).
+        panel: String,
+        /// The order id.
+        #[arg(required_unless_present = "csv", conflicts_with = "csv")]
+        order: Option<u64>,
+        /// The order's service id.
+        #[arg(long, required_unless_present = "csv")]
+        service: Option<u64>,
+        /// The ordered quantity, for the delivered share of a Partial order.
+        #[arg(long)]
+        quantity: Option<u64>,
+        /// A CSV file of `order,service[,quantity]` rows (a header line is allowed).
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        #[arg(long, short, default_value = "config.toml")]
+        config: PathBuf,
+    },
     /// Send a `test` event to one destination through the outbox and print the outcome.
     TestAlert {
         /// The destination's name (`[[webhooks]] name`).
@@ -143,6 +163,19 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             mute(&loaded, &target, None)
+        }
+        Command::Track {
+            panel,
+            order,
+            service,
+            quantity,
+            csv,
+            config,
+        } => {
+            let Some(loaded) = load(&config) else {
+                return Ok(ExitCode::from(2));
+            };
+            track(&loaded, &panel, order, service, quantity, csv.as_deref())
         }
         Command::TestAlert {
             destination,
@@ -352,6 +385,71 @@ fn mute(config: &Config, target: &str, duration: Option<&str>) -> anyhow::Result
         states: vec![(key, value)],
     };
     store.commit(&batch, now)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Adds tracked orders to the state store; a running panelwatch polls them at its next round.
+fn track(
+    config: &Config,
+    panel: &str,
+    order: Option<u64>,
+    service: Option<u64>,
+    quantity: Option<u64>,
+    csv: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    use panelwatch::domain::{OrderId, ServiceId};
+    match config.panel(panel) {
+        Some(p) if p.kind == panelwatch::config::PanelKind::V2 => {}
+        Some(_) => {
+            eprintln!(
+                "panelwatch: panel {panel:?} is not a kind = \"v2\" panel; only those track orders"
+            );
+            return Ok(ExitCode::from(2));
+        }
+        None => {
+            eprintln!("panelwatch: no panel is named {panel:?} in the config");
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let rows = match (csv, order, service) {
+        (Some(path), _, _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            match panelwatch::source::csv::parse(&text) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    eprintln!("panelwatch: {}: {e}", path.display());
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        (None, Some(order), Some(service)) => vec![panelwatch::source::csv::CsvRow {
+            order,
+            service,
+            quantity,
+        }],
+        _ => {
+            eprintln!("panelwatch: say which order and its --service, or give --csv FILE");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let store = Store::open(&config.monitor.state_dir)?;
+    let now = chrono::Utc::now();
+    let mut added = 0;
+    for row in &rows {
+        let new = store.track_order(
+            panel,
+            OrderId(row.order),
+            ServiceId(row.service),
+            row.quantity,
+            now,
+        )?;
+        added += usize::from(new);
+    }
+    println!(
+        "tracking {added} new order(s) on {panel} ({} already tracked)",
+        rows.len() - added
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -22,13 +22,14 @@ use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, PanelConfig};
+use crate::config::{Config, PanelConfig, PanelKind};
 use crate::delivery::dispatch::{self, DispatcherHandle};
 use crate::engine::{Engine, PanelRead, PanelReport};
 use crate::event::Event;
 use crate::panel::admin::AdminClient;
 use crate::panel::PanelErrorKind;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{IntakeView, Snapshot};
+use crate::source::intake::Intake;
 use crate::store::{Store, StoreError};
 
 /// How often the config file is checked for edits.
@@ -39,6 +40,8 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 pub enum StartError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot listen on the [intake] address: {0}")]
+    Intake(std::io::Error),
 }
 
 /// A running monitor.
@@ -48,6 +51,7 @@ pub struct Monitor {
     engine_task: JoinHandle<()>,
     dispatcher: DispatcherHandle,
     store: Arc<Store>,
+    intake: Option<Intake>,
 }
 
 /// Where the running config comes from, for live reloads.
@@ -65,6 +69,13 @@ impl Monitor {
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (config_tx, config_rx) = watch::channel(Arc::clone(&config));
+        let intake = Intake::start(
+            config_tx.subscribe(),
+            Arc::clone(&store),
+            shutdown_rx.clone(),
+        )
+        .await
+        .map_err(StartError::Intake)?;
         let dispatcher =
             dispatch::Dispatcher::spawn(Arc::clone(&store), config_rx, shutdown_rx.clone());
         let initial = engine.snapshot(Utc::now(), delivery_view(&store, &config));
@@ -82,6 +93,7 @@ impl Monitor {
             snapshots: snap_tx,
             wake: dispatcher.waker(),
             shutdown: shutdown_rx,
+            intake: intake.as_ref().map(Intake::counters),
         }));
         Ok(Monitor {
             snapshots,
@@ -89,7 +101,13 @@ impl Monitor {
             engine_task,
             dispatcher,
             store,
+            intake,
         })
+    }
+
+    /// Where the intake endpoint listens, when `[intake]` is configured.
+    pub fn intake_addr(&self) -> Option<std::net::SocketAddr> {
+        self.intake.as_ref().map(|i| i.addr)
     }
 
     pub fn snapshots(&self) -> watch::Receiver<Snapshot> {
@@ -105,6 +123,9 @@ impl Monitor {
         let _ = self.shutdown.send(true);
         let _ = self.engine_task.await;
         self.dispatcher.join().await;
+        if let Some(intake) = self.intake {
+            intake.join().await;
+        }
     }
 }
 
@@ -119,11 +140,16 @@ struct EngineLoop {
     snapshots: watch::Sender<Snapshot>,
     wake: dispatch::DeliveryWaker,
     shutdown: watch::Receiver<bool>,
+    /// The intake endpoint's counters, for the screen.
+    intake: Option<Arc<std::sync::Mutex<IntakeView>>>,
 }
 
 async fn engine_loop(mut l: EngineLoop) {
     let (report_tx, mut reports) = mpsc::channel::<PanelReport>(64);
-    let mut pollers = Pollers::default();
+    let mut pollers = Pollers {
+        store: Some(Arc::clone(&l.store)),
+        ..Pollers::default()
+    };
     pollers.sync(l.engine.config(), &report_tx);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -175,8 +201,12 @@ async fn engine_loop(mut l: EngineLoop) {
         }
         let config = Arc::clone(l.engine.config());
         let view = delivery_view(&l.store, &config);
-        l.snapshots
-            .send_replace(l.engine.snapshot(Utc::now(), view));
+        let mut snapshot = l.engine.snapshot(Utc::now(), view);
+        snapshot.intake = l
+            .intake
+            .as_ref()
+            .map(|c| c.lock().unwrap_or_else(|p| p.into_inner()).clone());
+        l.snapshots.send_replace(snapshot);
     }
     pollers.stop_all();
 }
@@ -205,6 +235,8 @@ fn log_event(event: &Event) {
 #[derive(Default)]
 struct Pollers {
     running: HashMap<String, (PanelConfig, Duration, JoinHandle<()>)>,
+    /// What user API v2 pollers read tracked orders from.
+    store: Option<Arc<Store>>,
 }
 
 impl Pollers {
@@ -223,7 +255,15 @@ impl Pollers {
                 continue;
             }
             let lookback = config.lookback(&panel.name);
-            let task = tokio::spawn(poll_panel(panel.clone(), lookback, tx.clone()));
+            let task = match (panel.kind, &self.store) {
+                (PanelKind::V2, Some(store)) => tokio::spawn(crate::source::poller::run(
+                    panel.clone(),
+                    lookback,
+                    Arc::clone(store),
+                    tx.clone(),
+                )),
+                _ => tokio::spawn(poll_panel(panel.clone(), lookback, tx.clone())),
+            };
             self.running
                 .insert(panel.name.clone(), (panel.clone(), lookback, task));
         }

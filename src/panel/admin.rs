@@ -30,6 +30,7 @@ pub struct AdminClient {
     key: Secret,
     page_size: u32,
     http: reqwest::Client,
+    pacer: crate::panel::pace::Pacer,
 }
 
 impl std::fmt::Debug for AdminClient {
@@ -74,6 +75,7 @@ impl AdminClient {
             key: config.api_key.clone(),
             page_size: config.page_size.max(1),
             http,
+            pacer: crate::panel::pace::Pacer::new(config.source.max_requests_per_minute),
         })
     }
 
@@ -153,6 +155,7 @@ impl AdminClient {
         created_from: DateTime<Utc>,
         offset: usize,
     ) -> Result<OrdersPage, PanelError> {
+        self.pacer.wait().await;
         let url = format!("{}/orders", self.base);
         let query = [
             ("created_from", created_from.timestamp().to_string()),
