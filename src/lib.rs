@@ -25,6 +25,8 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod panel;
 pub mod quiet;
 pub mod rules;
