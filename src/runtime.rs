@@ -153,6 +153,7 @@ async fn engine_loop(mut l: EngineLoop) {
     pollers.sync(l.engine.config(), &report_tx);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut refusals = Refusals::default();
 
     loop {
         tokio::select! {
@@ -201,14 +202,40 @@ async fn engine_loop(mut l: EngineLoop) {
         }
         let config = Arc::clone(l.engine.config());
         let view = delivery_view(&l.store, &config);
-        let mut snapshot = l.engine.snapshot(Utc::now(), view);
-        snapshot.intake = l
+        let intake = l
             .intake
             .as_ref()
             .map(|c| c.lock().unwrap_or_else(|p| p.into_inner()).clone());
+        if let Some(line) = intake.as_ref().and_then(|i| refusals.note(i)) {
+            l.engine.note(Utc::now(), "intake.refused", line);
+        }
+        let mut snapshot = l.engine.snapshot(Utc::now(), view);
+        snapshot.intake = intake;
         l.snapshots.send_replace(snapshot);
     }
     pollers.stop_all();
+}
+
+/// Intake refusals already shown in the history, so each new batch is noted once.
+#[derive(Default)]
+struct Refusals {
+    seen: u64,
+}
+
+impl Refusals {
+    /// A history line when requests were refused since the last look.
+    fn note(&mut self, view: &IntakeView) -> Option<String> {
+        let total = view.refused_auth + view.refused_stale + view.refused_size + view.refused_other;
+        if total <= self.seen {
+            return None;
+        }
+        self.seen = total;
+        Some(format!(
+            "intake refused {total} request(s) so far: {} bad signature or token, {} stale, \
+             {} too large, {} other",
+            view.refused_auth, view.refused_stale, view.refused_size, view.refused_other
+        ))
+    }
 }
 
 /// The outbox figures for the screen; a store error shows as an empty view (and a log line).

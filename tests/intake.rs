@@ -84,6 +84,15 @@ async fn refusals_are_counted_for_the_screen() {
         .await
         .expect("the counters reach the snapshot")
         .unwrap();
+    let history = |s: &panelwatch::snapshot::Snapshot| {
+        s.events
+            .iter()
+            .any(|e| e.kind == "intake.refused" && e.summary.contains("2 bad signature"))
+    };
+    tokio::time::timeout(Duration::from_secs(30), snapshots.wait_for(history))
+        .await
+        .expect("refusals show in the history")
+        .unwrap();
     let store = monitor.store().clone();
     let since = chrono::Utc::now() - chrono::Duration::hours(1);
     assert_eq!(store.tracked_orders("provider", since).unwrap().len(), 1);
