@@ -225,7 +225,21 @@ pub fn v2_status_multi(
     let expected: Vec<String> = asked.iter().map(|id| id.to_string()).collect();
     let mut keys: Vec<&str> = expected.iter().map(String::as_str).collect();
     keys.extend(["status", "data"]);
-    let json = json_answer(status, content_type, body, &keys)?;
+    let json = match json_answer(status, content_type, body, &keys) {
+        Ok(json) => json,
+        // A lone `{"error": "Incorrect order ID"}` answers for the orders, not the call: some
+        // panels send it when every id asked for is unknown.
+        Err(e)
+            if e.kind == (PanelErrorKind::Api { code: 0 })
+                && e.raw.to_lowercase().contains("order") =>
+        {
+            return Ok(StatusBatch {
+                errors: asked.iter().map(|id| (*id, e.raw.clone())).collect(),
+                ..StatusBatch::default()
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let json = match json {
         Value::Object(mut obj) if !obj.contains_key("status") && obj.contains_key("data") => {
             obj.remove("data").unwrap_or(Value::Null)
@@ -299,8 +313,16 @@ pub fn v2_status_single(
     body: &[u8],
     order: OrderId,
 ) -> Result<Result<(StatusItem, Option<String>), String>, DecodeError> {
-    let json = json_answer(status, content_type, body, &["status"])?;
-    Ok(status_item(order, &json))
+    match json_answer(status, content_type, body, &["status"]) {
+        Ok(json) => Ok(status_item(order, &json)),
+        Err(e)
+            if e.kind == (PanelErrorKind::Api { code: 0 })
+                && e.raw.to_lowercase().contains("order") =>
+        {
+            Ok(Err(e.raw))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// One entry of a status answer: an order, with a warning for an unknown status; or its error.
@@ -519,6 +541,24 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_order_error_is_per_item_data() {
+        let body = br#"{"error":"Incorrect order ID"}"#;
+        let batch = v2_status_multi(200, None, body, &ids(&[8, 9])).unwrap();
+        assert_eq!(
+            batch.errors,
+            vec![
+                (OrderId(8), "Incorrect order ID".into()),
+                (OrderId(9), "Incorrect order ID".into())
+            ]
+        );
+        let limited = v2_status_multi(200, None, br#"{"error":"Too many requests"}"#, &ids(&[8]));
+        assert!(matches!(
+            limited.unwrap_err().kind,
+            PanelErrorKind::RateLimited { .. }
+        ));
+    }
+
+    #[test]
     fn unknown_statuses_warn() {
         let body = json!({"4": {"status": "Awaiting moderation"}});
         let batch = v2_status_multi(200, None, body.to_string().as_bytes(), &ids(&[4])).unwrap();
@@ -541,11 +581,9 @@ mod tests {
         .unwrap();
         assert_eq!(ok.0.status, OrderStatus::Refunded);
         let err = v2_status_single(200, None, br#"{"error":"Incorrect order ID"}"#, OrderId(1));
-        assert_eq!(
-            err.unwrap_err().kind,
-            PanelErrorKind::Api { code: 0 },
-            "a lone error body is the call's failure"
-        );
+        assert_eq!(err.unwrap(), Err("Incorrect order ID".to_string()));
+        let err = v2_status_single(200, None, br#"{"error":"Invalid API key"}"#, OrderId(1));
+        assert_eq!(err.unwrap_err().kind, PanelErrorKind::Auth);
     }
 
     #[test]
