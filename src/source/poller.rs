@@ -68,14 +68,7 @@ pub async fn run(
             }
             Err(e) => {
                 if let PanelErrorKind::RateLimited { retry_after } = &e.kind {
-                    wait = match retry_after {
-                        Some(after) => wait.max(*after),
-                        None => {
-                            memory.limited += 1;
-                            wait.saturating_mul(1 << memory.limited.min(12))
-                        }
-                    }
-                    .min(MAX_BACKOFF);
+                    wait = backoff(panel.interval, *retry_after, &mut memory.limited);
                     tracing::info!(
                         panel = panel.name.as_str(),
                         wait_ms = wait.as_millis() as u64,
@@ -95,6 +88,20 @@ pub async fn run(
         }
         tokio::time::sleep(wait).await;
     }
+}
+
+/// How long to wait after a rate limit: until the announced reset (at least the interval),
+/// or, when none was announced, the interval doubled once per rate-limited round in a row.
+/// Never more than [`MAX_BACKOFF`].
+fn backoff(interval: Duration, retry_after: Option<Duration>, limited: &mut u32) -> Duration {
+    let wait = match retry_after {
+        Some(after) => interval.max(after),
+        None => {
+            *limited += 1;
+            interval.saturating_mul(1 << (*limited).min(12))
+        }
+    };
+    wait.min(MAX_BACKOFF)
 }
 
 /// One round of calls; the calls' health travels in the read (or is one failed call).
@@ -197,4 +204,28 @@ async fn round(
     read.calls = calls;
     read.elapsed = started.elapsed();
     Ok(read)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limits_back_off_until_the_reset_or_doubling() {
+        let secs = Duration::from_secs;
+        let mut limited = 0;
+        assert_eq!(backoff(secs(30), Some(secs(90)), &mut limited), secs(90));
+        assert_eq!(backoff(secs(30), Some(secs(5)), &mut limited), secs(30));
+        assert_eq!(limited, 0);
+        assert_eq!(backoff(secs(30), None, &mut limited), secs(60));
+        assert_eq!(backoff(secs(30), None, &mut limited), secs(120));
+        assert_eq!(
+            backoff(secs(30), Some(secs(86_400)), &mut limited),
+            MAX_BACKOFF
+        );
+        for _ in 0..20 {
+            backoff(secs(30), None, &mut limited);
+        }
+        assert_eq!(backoff(secs(30), None, &mut limited), MAX_BACKOFF);
+    }
 }
