@@ -70,6 +70,7 @@ fn config(url: String) -> Config {
         rules: vec![],
         maintenance: vec![],
         metrics: Default::default(),
+        intake: None,
         webhooks: vec![DestinationConfig {
             name: "bench".into(),
             kind: DestinationKind::Custom,

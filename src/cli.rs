@@ -102,6 +102,26 @@ pub enum Command {
         #[arg(long, short, default_value = "config.toml")]
         config: PathBuf,
     },
+    /// Follow orders on a user API v2 panel: one order with its service, or a CSV file of
+    /// `order,service[,quantity]` rows. A running panelwatch polls them at its next round.
+    Track {
+        /// The panel's name (`[[panels]] name`, a `kind = "v2"` panel).
+        panel: String,
+        /// The order id.
+        #[arg(required_unless_present = "csv", conflicts_with = "csv")]
+        order: Option<u64>,
+        /// The order's service id.
+        #[arg(long, required_unless_present = "csv")]
+        service: Option<u64>,
+        /// The ordered quantity, for the delivered share of a Partial order.
+        #[arg(long)]
+        quantity: Option<u64>,
+        /// A CSV file of `order,service[,quantity]` rows (a header line is allowed).
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        #[arg(long, short, default_value = "config.toml")]
+        config: PathBuf,
+    },
     /// Print shell completions: `panelwatch completions bash > /etc/bash_completion.d/panelwatch`.
     Completions {
         /// bash, zsh, fish, elvish or powershell.

@@ -92,6 +92,21 @@ pub struct Config {
     pub rules: Vec<RuleConfig>,
     pub webhooks: Vec<DestinationConfig>,
     pub maintenance: Vec<MaintenanceConfig>,
+    /// The local intake endpoint (`[intake]`): tracked orders and inbound panel webhooks.
+    pub intake: Option<IntakeConfig>,
+}
+
+/// `[intake]`: a loopback HTTP endpoint a reseller's backend calls after placing an order
+/// (`POST /orders`), and that panels push their own signed webhooks to (`/inbound/<panel>`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntakeConfig {
+    pub listen: std::net::SocketAddr,
+    /// The bearer token `POST /orders` must carry.
+    pub token: Secret,
+    /// Larger bodies are refused with 413.
+    pub max_body: usize,
+    /// Inbound webhooks whose timestamp is further from now than this are refused.
+    pub tolerance: Duration,
 }
 
 /// A recurring maintenance window: alerts about what it covers are recorded but not sent
@@ -152,6 +167,52 @@ pub enum PanelKind {
     Admin,
     /// HTTP probes: each `[[panels.probes]]` target is a service, each probe an order.
     Http,
+    /// The user API v2 (`POST {url}` form with `key` and `action`): balance, tracked orders'
+    /// statuses, the services catalogue.
+    V2,
+}
+
+/// How a panel's own webhooks (`/inbound/<panel>`) are verified.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InboundAuth {
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+    Standard(Secret),
+    /// A hex (or `sha256=`-prefixed hex) HMAC-SHA256 of the body in the named header.
+    Hmac { header: String, secret: Secret },
+}
+
+/// What the user API v2 source (and the pacing of both kinds) needs beyond the basics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceOptions {
+    /// `balance.low` when the balance drops below this (decimal, never a float).
+    pub balance_below: Option<rust_decimal::Decimal>,
+    /// Requests to this panel per minute at most; `None` is unpaced.
+    pub max_requests_per_minute: Option<u32>,
+    /// How often the `services` catalogue is read.
+    pub services_interval: Duration,
+    /// Services whose disappearance or change of rate, min or max raises `service.changed`;
+    /// empty is every service in the catalogue.
+    pub watch_services: Vec<u64>,
+    /// The window the API health gauge covers.
+    pub health_window: Duration,
+    /// `panel.degraded` when the API health over the window drops below this share.
+    pub degraded_below: Option<f64>,
+    /// Verification of the panel's own webhooks; `None` refuses them.
+    pub inbound: Option<InboundAuth>,
+}
+
+impl Default for SourceOptions {
+    fn default() -> Self {
+        SourceOptions {
+            balance_below: None,
+            max_requests_per_minute: None,
+            services_interval: Duration::from_secs(3600),
+            watch_services: Vec::new(),
+            health_window: Duration::from_secs(600),
+            degraded_below: None,
+            inbound: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -168,6 +229,8 @@ pub struct PanelConfig {
     pub page_size: u32,
     /// `kind = "http"`: the probe targets, each one a service; empty for other kinds.
     pub probes: Vec<ProbeConfig>,
+    /// The user API v2 options and pacing (both API kinds).
+    pub source: SourceOptions,
 }
 
 /// One HTTP probe target (`[[panels.probes]]`): a "service" whose every probe is one order,
@@ -320,8 +383,16 @@ pub struct DestinationConfig {
 }
 
 impl DestinationConfig {
-    /// Whether this destination wants events of this type.
+    /// Whether this destination wants events of this type. `order.*` events (one per status
+    /// change, many) go only where a pattern names them: `order.updated` or `order.*`, never
+    /// an empty filter or a bare `*`.
     pub fn wants(&self, kind: &str) -> bool {
+        if kind.starts_with("order.") {
+            return self
+                .events
+                .iter()
+                .any(|p| p.starts_with("order.") && glob_match(p, kind));
+        }
         self.events.is_empty() || self.events.iter().any(|p| glob_match(p, kind))
     }
 }
@@ -527,6 +598,17 @@ struct RawConfig {
     webhooks: Vec<RawDestination>,
     #[serde(default)]
     maintenance: Vec<RawMaintenance>,
+    intake: Option<RawIntake>,
+}
+
+/// The local intake endpoint: tracked orders from a backend, panels' own webhooks.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawIntake {
+    listen: String,
+    token: String,
+    max_body: Option<usize>,
+    tolerance: Option<String>,
 }
 
 /// A recurring maintenance window: alerts about what it covers are recorded, not sent.
@@ -582,6 +664,15 @@ struct RawPanel {
     page_size: Option<u32>,
     #[serde(default)]
     probes: Vec<RawProbe>,
+    #[schemars(with = "Option<serde_json::Value>")]
+    balance_below: Option<toml::Value>,
+    max_requests_per_minute: Option<u32>,
+    services_interval: Option<String>,
+    watch_services: Option<Vec<u64>>,
+    health_window: Option<String>,
+    degraded_below: Option<f64>,
+    inbound_secret: Option<String>,
+    inbound_hmac_header: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -775,6 +866,8 @@ impl Checker<'_> {
             .map(|(i, m)| self.maintenance(i, m, monitor.timezone, &panels))
             .collect();
 
+        let intake = raw.intake.map(|i| self.intake(i));
+
         self.unique("panels", panels.iter().map(|p| p.name.as_str()));
         self.unique("rules", rules.iter().map(|r| r.name.as_str()));
         self.unique("webhooks", webhooks.iter().map(|d| d.name.as_str()));
@@ -794,7 +887,143 @@ impl Checker<'_> {
             rules,
             webhooks,
             maintenance,
+            intake,
         }
+    }
+
+    fn intake(&mut self, raw: RawIntake) -> IntakeConfig {
+        let at = |k| [Seg::Key("intake"), Seg::Key(k)];
+        let listen_text = self.expand(&at("listen"), &raw.listen);
+        let listen = match listen_text.parse::<std::net::SocketAddr>() {
+            Ok(addr) if addr.ip().is_loopback() => addr,
+            Ok(_) => {
+                self.fail(
+                    &at("listen"),
+                    "must be a loopback address (127.0.0.1:PORT); put a proxy in front for more",
+                );
+                ([127, 0, 0, 1], 0).into()
+            }
+            Err(_) => {
+                self.fail(
+                    &at("listen"),
+                    format!("{listen_text:?} is not an address:port such as 127.0.0.1:8787"),
+                );
+                ([127, 0, 0, 1], 0).into()
+            }
+        };
+        let token = self.expand(&at("token"), &raw.token);
+        if token.trim().len() < 16 {
+            self.fail(&at("token"), "must be at least 16 characters");
+        }
+        let max_body = raw.max_body.unwrap_or(64 * 1024);
+        if !(256..=16 * 1024 * 1024).contains(&max_body) {
+            self.fail(&at("max_body"), "must be from 256 to 16777216 bytes");
+        }
+        let tolerance = self.duration(&at("tolerance"), raw.tolerance.as_deref(), secs(300));
+        IntakeConfig {
+            listen,
+            token: Secret::new(token),
+            max_body,
+            tolerance,
+        }
+    }
+
+    /// The v2 source options of panel `i`.
+    fn source(&mut self, i: usize, kind: PanelKind, raw: &RawPanel) -> SourceOptions {
+        let at = |k| [Seg::Key("panels"), Seg::Index(i), Seg::Key(k)];
+        let mut out = SourceOptions::default();
+        let v2_only = [
+            ("balance_below", raw.balance_below.is_some()),
+            ("services_interval", raw.services_interval.is_some()),
+            ("watch_services", raw.watch_services.is_some()),
+        ];
+        for (key, set) in v2_only {
+            if set && kind != PanelKind::V2 {
+                self.fail(&at(key), "only a kind = \"v2\" panel has this key");
+            }
+        }
+        if let Some(value) = &raw.balance_below {
+            let text = match value {
+                toml::Value::String(s) => s.trim().to_string(),
+                toml::Value::Integer(n) => n.to_string(),
+                _ => String::new(),
+            };
+            match text.parse::<rust_decimal::Decimal>() {
+                Ok(d) if !d.is_sign_negative() => out.balance_below = Some(d),
+                _ => self.fail(
+                    &at("balance_below"),
+                    "must be an amount as a string, such as \"25.00\" (money is never a float)",
+                ),
+            }
+        }
+        if let Some(n) = raw.max_requests_per_minute {
+            if !(1..=6000).contains(&n) {
+                self.fail(&at("max_requests_per_minute"), "must be from 1 to 6000");
+            }
+            out.max_requests_per_minute = Some(n.clamp(1, 6000));
+        }
+        out.services_interval = self.duration(
+            &at("services_interval"),
+            raw.services_interval.as_deref(),
+            secs(3600),
+        );
+        if out.services_interval < Duration::from_millis(100) {
+            self.fail(&at("services_interval"), "must be at least 100ms");
+        }
+        out.watch_services = raw.watch_services.clone().unwrap_or_default();
+        out.health_window = self.duration(
+            &at("health_window"),
+            raw.health_window.as_deref(),
+            secs(600),
+        );
+        if out.health_window.is_zero() {
+            self.fail(&at("health_window"), "must be longer than zero");
+        }
+        if let Some(share) = raw.degraded_below {
+            if !(0.0..=1.0).contains(&share) {
+                self.fail(
+                    &at("degraded_below"),
+                    "must be a share from 0.0 to 1.0 (0.9 is 90%)",
+                );
+            }
+            out.degraded_below = Some(share);
+        }
+        let secret = raw
+            .inbound_secret
+            .as_deref()
+            .map(|s| self.expand(&at("inbound_secret"), s));
+        out.inbound = match (secret, raw.inbound_hmac_header.as_deref()) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                self.fail(
+                    &at("inbound_hmac_header"),
+                    "needs inbound_secret, the HMAC key",
+                );
+                None
+            }
+            (Some(secret), None) => {
+                if let Err(e) = crate::delivery::sign::SigningKey::parse(&secret) {
+                    self.fail(
+                        &at("inbound_secret"),
+                        format!("{e} (or set inbound_hmac_header for a plain HMAC secret)"),
+                    );
+                }
+                Some(InboundAuth::Standard(Secret::new(secret)))
+            }
+            (Some(secret), Some(header)) => {
+                if secret.len() < 16 {
+                    self.fail(&at("inbound_secret"), "must be at least 16 characters");
+                }
+                if header.parse::<reqwest::header::HeaderName>().is_err() {
+                    self.fail(&at("inbound_hmac_header"), "is not a valid header name");
+                }
+                Some(InboundAuth::Hmac {
+                    header: header.to_ascii_lowercase(),
+                    secret: Secret::new(secret),
+                })
+            }
+        };
+        out
     }
 
     fn maintenance(
@@ -967,11 +1196,12 @@ impl Checker<'_> {
         let at = |k| [Seg::Key("panels"), Seg::Index(i), Seg::Key(k)];
         let kind = match raw.kind.as_str() {
             "admin" => PanelKind::Admin,
+            "v2" => PanelKind::V2,
             "http" => PanelKind::Http,
             other => {
                 self.fail(
                     &at("kind"),
-                    format!("unknown panel kind {other:?} (known: \"admin\", \"http\")"),
+                    format!("unknown panel kind {other:?} (known: \"admin\", \"v2\", \"http\")"),
                 );
                 PanelKind::Admin
             }
@@ -982,11 +1212,11 @@ impl Checker<'_> {
                 String::new()
             }
             (Some(u), _) => self.expand(&at("url"), u),
-            (None, PanelKind::Admin) => {
-                self.fail(&at("url"), "is required for kind \"admin\"");
+            (None, PanelKind::Http) => String::new(),
+            (None, _) => {
+                self.fail(&at("url"), format!("is required for kind {:?}", raw.kind));
                 String::new()
             }
-            (None, PanelKind::Http) => String::new(),
         };
         if !url.is_empty() {
             self.check_url(&at("url"), &url);
@@ -997,12 +1227,16 @@ impl Checker<'_> {
                 Secret::default()
             }
             (Some(k), _) => Secret::new(self.expand(&at("api_key"), k)),
-            (None, PanelKind::Admin) => {
-                self.fail(&at("api_key"), "is required for kind \"admin\"");
+            (None, PanelKind::Http) => Secret::default(),
+            (None, _) => {
+                self.fail(
+                    &at("api_key"),
+                    format!("is required for kind {:?}", raw.kind),
+                );
                 Secret::default()
             }
-            (None, PanelKind::Http) => Secret::default(),
         };
+        let source = self.source(i, kind, &raw);
         let interval = self.duration(&at("interval"), raw.interval.as_deref(), secs(30));
         let timeout = self.duration(&at("timeout"), raw.timeout.as_deref(), secs(15));
         if interval < Duration::from_millis(100) {
@@ -1026,6 +1260,7 @@ impl Checker<'_> {
             timeout,
             page_size,
             probes,
+            source,
         }
     }
 
@@ -1834,6 +2069,72 @@ alert_below = 0.5
         assert_eq!(listen.to_string(), "127.0.0.1:9187");
         let err = parse(&with.replace(":9187", "")).unwrap_err();
         assert_eq!((err.key.as_str(), err.line), ("metrics.listen", Some(2)));
+    }
+
+    #[test]
+    fn v2_panels_and_the_intake() {
+        let text = r#"
+[intake]
+listen = "127.0.0.1:8787"
+token = "0123456789abcdef0123"
+
+[[panels]]
+name = "provider"
+kind = "v2"
+url = "https://provider.example/api/v2"
+api_key = "k"
+balance_below = "25.00"
+max_requests_per_minute = 60
+services_interval = "2h"
+watch_services = [1, 2]
+degraded_below = 0.9
+inbound_secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+"#;
+        let config = parse(text).unwrap();
+        let panel = &config.panels[0];
+        assert_eq!(panel.kind, PanelKind::V2);
+        let source = &panel.source;
+        assert_eq!(source.balance_below.unwrap().to_string(), "25.00");
+        assert_eq!(source.services_interval, secs(7200));
+        assert_eq!(source.watch_services, [1, 2]);
+        assert!(matches!(source.inbound, Some(InboundAuth::Standard(_))));
+        let intake = config.intake.as_ref().unwrap();
+        assert_eq!(intake.listen.port(), 8787);
+        assert!(!format!("{config:?}").contains("0123456789abcdef0123"));
+
+        let cases = [
+            ("balance_below = 25.5", "panels[0].balance_below", 11),
+            ("degraded_below = 9.0", "panels[0].degraded_below", 11),
+            (
+                "inbound_hmac_header = \"X-Sig\"",
+                "panels[0].inbound_hmac_header",
+                11,
+            ),
+            (
+                "max_requests_per_minute = 0",
+                "panels[0].max_requests_per_minute",
+                11,
+            ),
+        ];
+        for (line, key, at) in cases {
+            let text = format!(
+                "[intake]\nlisten = \"127.0.0.1:1\"\ntoken = \"0123456789abcdef\"\n\n\
+                 [[panels]]\nname = \"p\"\nkind = \"v2\"\nurl = \"http://127.0.0.1:1\"\n\
+                 api_key = \"k\"\ninterval = \"1m\"\n{line}\n"
+            );
+            let err = parse(&text).unwrap_err();
+            assert_eq!(err.key, key, "{line}: {err}");
+            assert_eq!(err.line, Some(at), "{line}: {err}");
+        }
+        let public = text.replace("127.0.0.1:8787", "0.0.0.0:8787");
+        let err = parse(&public).unwrap_err();
+        assert_eq!((err.key.as_str(), err.line), ("intake.listen", Some(3)));
+        let admin = EXAMPLE.replace(
+            "timeout = \"15s\"",
+            "timeout = \"15s\"\nbalance_below = \"5\"",
+        );
+        let err = parse(&admin).unwrap_err();
+        assert_eq!(err.key, "panels[0].balance_below");
     }
 
     #[test]

@@ -33,6 +33,10 @@ use crate::snapshot::{
 use crate::stats::{self, OrderBook, ServiceStats};
 use crate::store::{Batch, Store, StoreError};
 
+mod sources;
+
+pub use sources::Balance;
+
 /// Failed polls in a row before a panel is declared down.
 pub const DOWN_AFTER: u32 = 2;
 
@@ -55,6 +59,13 @@ pub struct PanelRead {
     /// Odd things the decoder absorbed (unknown statuses, skipped orders).
     pub warnings: Vec<String>,
     pub elapsed: Duration,
+    /// The panel's balance, when this poll read it (user API v2).
+    pub balance: Option<Balance>,
+    /// The services catalogue, when this poll read it (user API v2, hourly by default).
+    pub catalogue: Option<Vec<crate::panel::decode_v2::ServiceInfo>>,
+    /// (usable, total) calls this poll made, for the API health gauge; `(0, 0)` counts as one
+    /// usable call (the admin source does not count its pages).
+    pub calls: (u32, u32),
 }
 
 fn yes() -> bool {
@@ -89,6 +100,8 @@ struct PanelRuntime {
     down: Option<DownState>,
     last_poll: Option<DateTime<Utc>>,
     poll_ms: Option<u64>,
+    /// Balance, API health, order statuses and catalogue (see `sources`).
+    source: sources::SourceRuntime,
 }
 
 /// What one alert is about within its panel: a service, or a provider across services.
@@ -134,6 +147,8 @@ pub struct Engine {
     mutes: Vec<(MuteTarget, Mute)>,
     lines: VecDeque<EventLine>,
     notice: Option<(DateTime<Utc>, String)>,
+    /// Open balance and health alerts and the last catalogues, persisted.
+    source_states: sources::SourceStates,
 }
 
 fn alert_key(rule: &str, panel: &str, subject: &Subject) -> String {
@@ -175,6 +190,7 @@ struct Changes {
     alerts: Vec<(String, AlertState)>,
     stuck: Vec<(String, Option<StuckState>)>,
     tracked: Vec<(String, Tracked)>,
+    source: sources::SourceChanges,
 }
 
 impl Changes {
@@ -201,9 +217,11 @@ impl Engine {
             mutes: Vec::new(),
             lines: VecDeque::new(),
             notice: None,
+            source_states: sources::SourceStates::default(),
         };
         engine.alerts = engine.load("alert/")?;
         engine.stuck = engine.load("stuck/")?;
+        engine.source_states = engine.load_source_states()?;
         let mut downs: HashMap<String, DownState> = engine.load("panel/")?;
         for panel in &engine.config.panels {
             let runtime = PanelRuntime {
@@ -445,6 +463,7 @@ impl Engine {
         for rule in &rules {
             self.evaluate_rule(rule, &report.panel, book.as_ref(), now, &mut changes);
         }
+        self.source_step(&report, &mut changes);
 
         let routed: Vec<(Event, Vec<String>, Option<String>)> = changes
             .events
@@ -515,6 +534,7 @@ impl Engine {
         for (key, tracked) in changes.tracked {
             self.tracked.insert(key, tracked);
         }
+        self.apply_source(&report.panel, changes.source, now);
         let mut events = Vec::new();
         for (event, _, held) in routed {
             self.push_line(line_of(&event, held.as_deref()));
@@ -877,6 +897,8 @@ impl Engine {
                 .iter()
                 .map(|d| d.name.clone())
                 .collect(),
+            sources: self.source_views(),
+            intake: None,
         }
     }
 

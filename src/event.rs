@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{OrderCounts, ServiceId};
+use crate::domain::{Money, OrderCounts, OrderId, ServiceId};
 
 /// An event's stable id: the receiver's idempotency key, equal to the `webhook-id` header on
 /// every attempt. Sortable by creation time.
@@ -88,6 +88,14 @@ impl Event {
             }
             EventBody::DestinationDisabled(d) => format!("destination/{}", d.destination),
             EventBody::Test(t) => format!("test/{}", t.destination),
+            EventBody::BalanceLow(b) | EventBody::BalanceRecovered(b) => {
+                format!("balance/{}", b.panel)
+            }
+            EventBody::PanelDegraded(h) | EventBody::PanelRecovered(h) => {
+                format!("health/{}", h.panel)
+            }
+            EventBody::ServiceChanged(c) => format!("catalogue/{}/{}", c.panel, c.service.id),
+            EventBody::OrderUpdated(o) => format!("order/{}/{}", o.panel, o.order),
         }
     }
 
@@ -100,6 +108,10 @@ impl Event {
             EventBody::PanelDown(p) | EventBody::PanelUp(p) => Some(&p.panel),
             EventBody::OrdersStuck(s) | EventBody::OrdersUnstuck(s) => Some(&s.panel),
             EventBody::DestinationDisabled(_) | EventBody::Test(_) => None,
+            EventBody::BalanceLow(b) | EventBody::BalanceRecovered(b) => Some(&b.panel),
+            EventBody::PanelDegraded(h) | EventBody::PanelRecovered(h) => Some(&h.panel),
+            EventBody::ServiceChanged(c) => Some(&c.panel),
+            EventBody::OrderUpdated(o) => Some(&o.panel),
         }
     }
 
@@ -148,8 +160,61 @@ impl Event {
                 format!("DESTINATION DISABLED {}: {}", d.destination, d.reason)
             }
             EventBody::Test(t) => format!("TEST to {}", t.destination),
+            EventBody::BalanceLow(b) => format!(
+                "BALANCE LOW {}: {}{} < {}",
+                b.panel,
+                b.balance,
+                currency(&b.currency),
+                b.threshold
+            ),
+            EventBody::BalanceRecovered(b) => format!(
+                "BALANCE OK {}: {}{} >= {}",
+                b.panel,
+                b.balance,
+                currency(&b.currency),
+                b.threshold
+            ),
+            EventBody::PanelDegraded(h) => format!(
+                "API DEGRADED {}: {} usable calls < {} over {} ({} of {})",
+                h.panel,
+                percent(h.health),
+                percent(h.degraded_below),
+                h.window,
+                h.usable,
+                h.calls
+            ),
+            EventBody::PanelRecovered(h) => format!(
+                "API HEALTHY {}: {} usable calls >= {} over {}",
+                h.panel,
+                percent(h.health),
+                percent(h.degraded_below),
+                h.window
+            ),
+            EventBody::ServiceChanged(c) => format!(
+                "SERVICE CHANGED {} / {} (#{}): {}",
+                c.panel,
+                c.service.name,
+                c.service.id,
+                c.describe()
+            ),
+            EventBody::OrderUpdated(o) => format!(
+                "ORDER {} #{} ({} #{}): {} -> {}{}",
+                o.panel,
+                o.order,
+                o.service.name,
+                o.service.id,
+                o.old_status,
+                o.new_status,
+                o.remains
+                    .map(|r| format!(", {r} remain"))
+                    .unwrap_or_default()
+            ),
         }
     }
+}
+
+fn currency(code: &Option<String>) -> String {
+    code.as_deref().map(|c| format!(" {c}")).unwrap_or_default()
 }
 
 /// The typed `type` + `data` of an event.
@@ -174,6 +239,18 @@ pub enum EventBody {
     DestinationDisabled(DestinationData),
     #[serde(rename = "test")]
     Test(TestData),
+    #[serde(rename = "balance.low")]
+    BalanceLow(BalanceData),
+    #[serde(rename = "balance.recovered")]
+    BalanceRecovered(BalanceData),
+    #[serde(rename = "panel.degraded")]
+    PanelDegraded(HealthData),
+    #[serde(rename = "panel.recovered")]
+    PanelRecovered(HealthData),
+    #[serde(rename = "service.changed")]
+    ServiceChanged(ServiceChangeData),
+    #[serde(rename = "order.updated")]
+    OrderUpdated(OrderUpdateData),
 }
 
 impl EventBody {
@@ -189,8 +266,100 @@ impl EventBody {
             EventBody::OrdersUnstuck(_) => "orders.unstuck",
             EventBody::DestinationDisabled(_) => "destination.disabled",
             EventBody::Test(_) => "test",
+            EventBody::BalanceLow(_) => "balance.low",
+            EventBody::BalanceRecovered(_) => "balance.recovered",
+            EventBody::PanelDegraded(_) => "panel.degraded",
+            EventBody::PanelRecovered(_) => "panel.recovered",
+            EventBody::ServiceChanged(_) => "service.changed",
+            EventBody::OrderUpdated(_) => "order.updated",
         }
     }
+}
+
+/// A panel's balance crossed its `balance_below` threshold (`balance.low`), or came back
+/// (`balance.recovered`). Money travels as decimal strings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BalanceData {
+    pub panel: String,
+    pub balance: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    pub threshold: Money,
+}
+
+/// A panel's API health over its window: the share of calls that gave a usable answer in
+/// time (`panel.degraded` below the threshold, `panel.recovered` back at or above it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthData {
+    pub panel: String,
+    pub health: f64,
+    pub degraded_below: f64,
+    /// The window as written, e.g. `10m`.
+    pub window: String,
+    pub usable: u32,
+    pub calls: u32,
+}
+
+/// What a catalogue says of a service: its price per 1000 and its quantity limits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceTerms {
+    pub rate: Option<Money>,
+    pub min: Option<u64>,
+    pub max: Option<u64>,
+}
+
+/// A watched service disappeared from the catalogue (`after` absent) or changed its terms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceChangeData {
+    pub panel: String,
+    pub service: ServiceRef,
+    pub before: ServiceTerms,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<ServiceTerms>,
+}
+
+impl ServiceChangeData {
+    /// `removed from the catalogue`, or `rate 0.9 -> 1.1, max 1000 -> 500`.
+    pub fn describe(&self) -> String {
+        let Some(after) = &self.after else {
+            return "removed from the catalogue".to_string();
+        };
+        let show = |v: Option<String>| v.unwrap_or_else(|| "?".into());
+        let mut parts = Vec::new();
+        if self.before.rate != after.rate {
+            parts.push(format!(
+                "rate {} -> {}",
+                show(self.before.rate.map(|m| m.to_string())),
+                show(after.rate.map(|m| m.to_string()))
+            ));
+        }
+        for (name, old, new) in [
+            ("min", self.before.min, after.min),
+            ("max", self.before.max, after.max),
+        ] {
+            if old != new {
+                parts.push(format!(
+                    "{name} {} -> {}",
+                    show(old.map(|v| v.to_string())),
+                    show(new.map(|v| v.to_string()))
+                ));
+            }
+        }
+        parts.join(", ")
+    }
+}
+
+/// An order's status changed between two reads (`order.updated`); sent only to destinations
+/// that subscribe to it by name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderUpdateData {
+    pub panel: String,
+    pub order: OrderId,
+    pub service: ServiceRef,
+    pub old_status: String,
+    pub new_status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remains: Option<u64>,
 }
 
 /// A service as events name it.

@@ -17,6 +17,8 @@
 //! A headless monitor also serves its snapshots on a Unix socket (`attach`), so that
 //! `panelwatch tui` screens can come and go.
 //!
+//! `source` feeds the engine from user API v2 panels (balance, tracked orders, catalogue) and
+//! runs the intake endpoint (tracked orders from a backend, panels' own signed webhooks).
 //! `sim` holds the simulated panel and webhook receiver that the demo and the tests run
 //! against. The engine never imports the terminal code.
 
@@ -29,6 +31,8 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod init;
 pub mod metrics;
 pub mod panel;
@@ -37,6 +41,7 @@ pub mod rules;
 pub mod runtime;
 pub mod sim;
 pub mod snapshot;
+pub mod source;
 pub mod stats;
 pub mod store;
 pub mod tui;

@@ -114,6 +114,19 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             panelwatch::init::run(&config, interactive, &mut input, &mut output)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Track {
+            panel,
+            order,
+            service,
+            quantity,
+            csv,
+            config,
+        } => {
+            let Some(loaded) = load(&config) else {
+                return Ok(ExitCode::from(2));
+            };
+            track(&loaded, &panel, order, service, quantity, csv.as_deref())
+        }
         Command::TestAlert {
             destination,
             config,
@@ -402,6 +415,71 @@ fn mute(config: &Config, target: &str, duration: Option<&str>) -> anyhow::Result
         states: vec![(key, value)],
     };
     store.commit(&batch, now)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Adds tracked orders to the state store; a running panelwatch polls them at its next round.
+fn track(
+    config: &Config,
+    panel: &str,
+    order: Option<u64>,
+    service: Option<u64>,
+    quantity: Option<u64>,
+    csv: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    use panelwatch::domain::{OrderId, ServiceId};
+    match config.panel(panel) {
+        Some(p) if p.kind == panelwatch::config::PanelKind::V2 => {}
+        Some(_) => {
+            eprintln!(
+                "panelwatch: panel {panel:?} is not a kind = \"v2\" panel; only those track orders"
+            );
+            return Ok(ExitCode::from(2));
+        }
+        None => {
+            eprintln!("panelwatch: no panel is named {panel:?} in the config");
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let rows = match (csv, order, service) {
+        (Some(path), _, _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            match panelwatch::source::csv::parse(&text) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    eprintln!("panelwatch: {}: {e}", path.display());
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        (None, Some(order), Some(service)) => vec![panelwatch::source::csv::CsvRow {
+            order,
+            service,
+            quantity,
+        }],
+        _ => {
+            eprintln!("panelwatch: say which order and its --service, or give --csv FILE");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let store = Store::open(&config.monitor.state_dir)?;
+    let now = chrono::Utc::now();
+    let mut added = 0;
+    for row in &rows {
+        let new = store.track_order(
+            panel,
+            OrderId(row.order),
+            ServiceId(row.service),
+            row.quantity,
+            now,
+        )?;
+        added += usize::from(new);
+    }
+    println!(
+        "tracking {added} new order(s) on {panel} ({} already tracked)",
+        rows.len() - added
+    );
     Ok(ExitCode::SUCCESS)
 }
 

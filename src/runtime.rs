@@ -29,7 +29,8 @@ use crate::event::Event;
 use crate::panel::admin::AdminClient;
 use crate::panel::probe::{ProbeHistory, Prober};
 use crate::panel::PanelErrorKind;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{IntakeView, Snapshot};
+use crate::source::intake::Intake;
 use crate::store::{DeliveryState, Store, StoreError};
 use crate::tui::UiCommand;
 
@@ -54,6 +55,8 @@ pub enum StartError {
     AlreadyRunning(PathBuf),
     #[error("cannot lock the state folder {}: {cause}", .dir.display())]
     Lock { dir: PathBuf, cause: std::io::Error },
+    #[error("cannot listen on the [intake] address: {0}")]
+    Intake(std::io::Error),
 }
 
 /// A running monitor.
@@ -66,6 +69,7 @@ pub struct Monitor {
     commands: mpsc::UnboundedSender<UiCommand>,
     /// Held for the monitor's life: one monitor per state folder.
     _lock: std::fs::File,
+    intake: Option<Intake>,
 }
 
 /// Where the running config comes from, for live reloads.
@@ -85,6 +89,13 @@ impl Monitor {
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (config_tx, config_rx) = watch::channel(Arc::clone(&config));
+        let intake = Intake::start(
+            config_tx.subscribe(),
+            Arc::clone(&store),
+            shutdown_rx.clone(),
+        )
+        .await
+        .map_err(StartError::Intake)?;
         let dispatcher =
             dispatch::Dispatcher::spawn(Arc::clone(&store), config_rx, shutdown_rx.clone());
         let initial = engine.snapshot(Utc::now(), delivery_view(&store, &config));
@@ -112,6 +123,7 @@ impl Monitor {
             config_path: source.path,
             done_tx,
             done: done_rx,
+            intake: intake.as_ref().map(Intake::counters),
         }));
         Ok(Monitor {
             snapshots,
@@ -121,6 +133,7 @@ impl Monitor {
             store,
             commands,
             _lock: lock,
+            intake,
         })
     }
 
@@ -128,6 +141,11 @@ impl Monitor {
     /// outcome comes back as the snapshot's notice and a line of the event history.
     pub fn commands(&self) -> mpsc::UnboundedSender<UiCommand> {
         self.commands.clone()
+    }
+
+    /// Where the intake endpoint listens, when `[intake]` is configured.
+    pub fn intake_addr(&self) -> Option<std::net::SocketAddr> {
+        self.intake.as_ref().map(|i| i.addr)
     }
 
     pub fn snapshots(&self) -> watch::Receiver<Snapshot> {
@@ -143,6 +161,9 @@ impl Monitor {
         let _ = self.shutdown.send(true);
         let _ = self.engine_task.await;
         self.dispatcher.join().await;
+        if let Some(intake) = self.intake {
+            intake.join().await;
+        }
     }
 }
 
@@ -201,14 +222,20 @@ struct EngineLoop {
     /// Outcomes of commands that finish later (a test alert), as text for the screen.
     done_tx: mpsc::UnboundedSender<String>,
     done: mpsc::UnboundedReceiver<String>,
+    /// The intake endpoint's counters, for the screen.
+    intake: Option<Arc<std::sync::Mutex<IntakeView>>>,
 }
 
 async fn engine_loop(mut l: EngineLoop) {
     let (report_tx, mut reports) = mpsc::channel::<PanelReport>(64);
-    let mut pollers = Pollers::default();
+    let mut pollers = Pollers {
+        store: Some(Arc::clone(&l.store)),
+        ..Pollers::default()
+    };
     pollers.sync(l.engine.config(), &report_tx);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut refusals = Refusals::default();
 
     loop {
         tokio::select! {
@@ -245,8 +272,16 @@ async fn engine_loop(mut l: EngineLoop) {
         }
         let config = Arc::clone(l.engine.config());
         let view = delivery_view(&l.store, &config);
-        l.snapshots
-            .send_replace(l.engine.snapshot(Utc::now(), view));
+        let intake = l
+            .intake
+            .as_ref()
+            .map(|c| c.lock().unwrap_or_else(|p| p.into_inner()).clone());
+        if let Some(line) = intake.as_ref().and_then(|i| refusals.note(i)) {
+            l.engine.note(Utc::now(), "intake.refused", line);
+        }
+        let mut snapshot = l.engine.snapshot(Utc::now(), view);
+        snapshot.intake = intake;
+        l.snapshots.send_replace(snapshot);
     }
     pollers.stop_all();
 }
@@ -369,6 +404,28 @@ async fn handle_command(
 
 // ---- end of operator commands ----
 
+/// Intake refusals already shown in the history, so each new batch is noted once.
+#[derive(Default)]
+struct Refusals {
+    seen: u64,
+}
+
+impl Refusals {
+    /// A history line when requests were refused since the last look.
+    fn note(&mut self, view: &IntakeView) -> Option<String> {
+        let total = view.refused_auth + view.refused_stale + view.refused_size + view.refused_other;
+        if total <= self.seen {
+            return None;
+        }
+        self.seen = total;
+        Some(format!(
+            "intake refused {total} request(s) so far: {} bad signature or token, {} stale, \
+             {} too large, {} other",
+            view.refused_auth, view.refused_stale, view.refused_size, view.refused_other
+        ))
+    }
+}
+
 /// The outbox figures for the screen; a store error shows as an empty view (and a log line).
 fn delivery_view(store: &Store, config: &Config) -> crate::snapshot::DeliveryView {
     let mut view = dispatch::delivery_view(store, config).unwrap_or_else(|e| {
@@ -424,6 +481,8 @@ fn log_event(event: &Event) {
 #[derive(Default)]
 struct Pollers {
     running: HashMap<String, (PanelConfig, Duration, JoinHandle<()>)>,
+    /// What user API v2 pollers read tracked orders from.
+    store: Option<Arc<Store>>,
 }
 
 impl Pollers {
@@ -442,7 +501,15 @@ impl Pollers {
                 continue;
             }
             let lookback = config.lookback(&panel.name);
-            let task = tokio::spawn(poll_panel(panel.clone(), lookback, tx.clone()));
+            let task = match (panel.kind, &self.store) {
+                (PanelKind::V2, Some(store)) => tokio::spawn(crate::source::poller::run(
+                    panel.clone(),
+                    lookback,
+                    Arc::clone(store),
+                    tx.clone(),
+                )),
+                _ => tokio::spawn(poll_panel(panel.clone(), lookback, tx.clone())),
+            };
             self.running
                 .insert(panel.name.clone(), (panel.clone(), lookback, task));
         }
@@ -481,6 +548,7 @@ async fn poll_panel(panel: PanelConfig, lookback: Duration, tx: mpsc::Sender<Pan
                 orders: fetched.orders,
                 warnings: fetched.warnings,
                 elapsed: fetched.elapsed,
+                ..PanelRead::default()
             }),
             Err(e) => {
                 if let PanelErrorKind::RateLimited {
@@ -544,6 +612,7 @@ async fn poll_probes(panel: PanelConfig, lookback: Duration, tx: mpsc::Sender<Pa
                 orders: history.orders(),
                 warnings,
                 elapsed: started.elapsed(),
+                ..PanelRead::default()
             }),
         };
         if tx.send(report).await.is_err() {

@@ -28,6 +28,41 @@ pub struct Snapshot {
     pub mutes: Vec<MuteView>,
     /// Destination names, for actions such as sending a test alert.
     pub destinations: Vec<String>,
+    /// Per panel: balance, API health, tracked orders (user API v2 panels; admin panels show
+    /// their health only).
+    pub sources: Vec<SourceView>,
+    /// The intake endpoint's counters, when `[intake]` is configured.
+    pub intake: Option<IntakeView>,
+}
+
+/// What the screen shows of a panel as a source: balance and API health.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceView {
+    pub panel: String,
+    /// The last balance read, as text (`12.5 USD`).
+    pub balance: Option<String>,
+    pub balance_low: bool,
+    /// Share of calls with a usable answer over the health window; `None` before any call.
+    pub health: Option<f64>,
+    pub degraded: bool,
+    /// (usable, total) calls over the window.
+    pub calls: (u32, u32),
+}
+
+/// The intake endpoint's counters since start.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntakeView {
+    pub orders_tracked: u64,
+    pub inbound_accepted: u64,
+    pub inbound_duplicates: u64,
+    /// Refused: bad or missing signature or token.
+    pub refused_auth: u64,
+    /// Refused: timestamp outside the tolerance.
+    pub refused_stale: u64,
+    /// Refused: body over the size limit.
+    pub refused_size: u64,
+    /// Refused: unknown panel, unreadable body.
+    pub refused_other: u64,
 }
 
 /// A mute in force: alerts about its target are recorded but not delivered until `until`.

@@ -18,6 +18,7 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::domain::{Money, Order, OrderId, OrderStatus, ServiceId};
 use crate::event::Event;
 
 /// A store failure, naming the file and what was being done.
@@ -187,7 +188,84 @@ CREATE TABLE IF NOT EXISTS destinations (
     last_at INTEGER,
     chat_override TEXT
 );
+CREATE TABLE IF NOT EXISTS tracked_orders (
+    panel TEXT NOT NULL,
+    order_id INTEGER NOT NULL,
+    service_id INTEGER NOT NULL,
+    quantity INTEGER,
+    added_at INTEGER NOT NULL,
+    finished INTEGER NOT NULL DEFAULT 0,
+    status TEXT,
+    remains INTEGER,
+    charge TEXT,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (panel, order_id)
+);
+CREATE INDEX IF NOT EXISTS tracked_open ON tracked_orders(panel, finished);
+CREATE TABLE IF NOT EXISTS inbound_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    panel TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    processed INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (panel, event_id)
+);
+CREATE INDEX IF NOT EXISTS inbound_open ON inbound_events(processed, seq);
 ";
+
+/// An order a reseller asked us to follow on a user API v2 panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackedOrder {
+    pub panel: String,
+    pub order: OrderId,
+    pub service: ServiceId,
+    pub quantity: Option<u64>,
+    pub added_at: DateTime<Utc>,
+    pub finished: bool,
+    /// The last status read; `None` before the first read.
+    pub status: Option<OrderStatus>,
+    pub remains: Option<u64>,
+    pub charge: Option<Money>,
+}
+
+impl TrackedOrder {
+    /// The order as the statistics read it; `None` until its status has been read once (an
+    /// order whose status nobody knows is not counted, and never taken for Pending).
+    pub fn to_order(&self) -> Option<Order> {
+        Some(Order {
+            id: self.order,
+            service: self.service,
+            service_name: String::new(),
+            status: self.status.clone()?,
+            quantity: self.quantity,
+            remains: self.remains,
+            provider: None,
+            charge: self.charge,
+            created: self.added_at,
+        })
+    }
+}
+
+/// A status read for a tracked order, to be written back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackedUpdate {
+    pub order: OrderId,
+    /// Set when the order was not tracked yet (an inbound webhook about a new order).
+    pub service: Option<ServiceId>,
+    pub status: OrderStatus,
+    pub remains: Option<u64>,
+    pub charge: Option<Money>,
+}
+
+/// An inbound webhook stored before it was acknowledged, waiting to be applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InboundRow {
+    pub seq: i64,
+    pub panel: String,
+    pub event_id: String,
+    pub body: String,
+}
 
 fn ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
@@ -673,6 +751,183 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Starts following an order; returns whether it was new (tracking twice is harmless).
+    pub fn track_order(
+        &self,
+        panel: &str,
+        order: OrderId,
+        service: ServiceId,
+        quantity: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO tracked_orders (panel, order_id, service_id, quantity, added_at,
+                 updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT(panel, order_id) DO NOTHING",
+            params![
+                panel,
+                order.0 as i64,
+                service.0 as i64,
+                quantity.map(|q| q as i64),
+                ms(now)
+            ],
+        )
+        .map(|n| n == 1)
+        .map_err(self.err("track an order"))
+    }
+
+    /// A panel's tracked orders: every unfinished one, and finished ones added since `since`.
+    pub fn tracked_orders(
+        &self,
+        panel: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<TrackedOrder>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT panel, order_id, service_id, quantity, added_at, finished, status,
+                        remains, charge
+                 FROM tracked_orders
+                 WHERE panel = ?1 AND (finished = 0 OR added_at >= ?2)
+                 ORDER BY order_id",
+            )
+            .map_err(self.err("read tracked orders"))?;
+        let rows = stmt
+            .query_map(params![panel, ms(since)], |r| {
+                Ok(TrackedOrder {
+                    panel: r.get(0)?,
+                    order: OrderId(r.get::<_, i64>(1)? as u64),
+                    service: ServiceId(r.get::<_, i64>(2)? as u64),
+                    quantity: r.get::<_, Option<i64>>(3)?.map(|q| q as u64),
+                    added_at: from_ms(r.get(4)?),
+                    finished: r.get::<_, i64>(5)? != 0,
+                    status: r
+                        .get::<_, Option<String>>(6)?
+                        .map(|s| OrderStatus::parse(&s)),
+                    remains: r.get::<_, Option<i64>>(7)?.map(|q| q as u64),
+                    charge: r
+                        .get::<_, Option<String>>(8)?
+                        .and_then(|c| c.parse().ok())
+                        .map(Money),
+                })
+            })
+            .map_err(self.err("read tracked orders"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("read tracked orders"))
+    }
+
+    /// Writes statuses read for a panel's tracked orders in one transaction; an order reaching
+    /// a finished status stops being polled. An update for an order not tracked yet tracks it
+    /// when it names its service, and is dropped otherwise.
+    pub fn update_tracked(
+        &self,
+        panel: &str,
+        updates: &[TrackedUpdate],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction()
+            .map_err(self.err("begin a transaction"))?;
+        for u in updates {
+            if let Some(service) = u.service {
+                tx.execute(
+                    "INSERT INTO tracked_orders (panel, order_id, service_id, added_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?4)
+                     ON CONFLICT(panel, order_id) DO NOTHING",
+                    params![panel, u.order.0 as i64, service.0 as i64, ms(now)],
+                )
+                .map_err(self.err("track an order"))?;
+            }
+            tx.execute(
+                "UPDATE tracked_orders
+                 SET status = ?3, remains = ?4, charge = ?5, finished = ?6, updated_at = ?7
+                 WHERE panel = ?1 AND order_id = ?2",
+                params![
+                    panel,
+                    u.order.0 as i64,
+                    u.status.label(),
+                    u.remains.map(|r| r as i64),
+                    u.charge.map(|c| c.0.to_string()),
+                    u.status.is_finished() as i64,
+                    ms(now)
+                ],
+            )
+            .map_err(self.err("update a tracked order"))?;
+        }
+        tx.commit().map_err(self.err("commit"))
+    }
+
+    /// Stores an inbound webhook before it is acknowledged. Returns `false` when this panel
+    /// already sent an event with this id (a redelivery: acknowledged, never applied twice).
+    pub fn record_inbound(
+        &self,
+        panel: &str,
+        event_id: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO inbound_events (panel, event_id, received_at, body)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(panel, event_id) DO NOTHING",
+            params![panel, event_id, ms(now), body],
+        )
+        .map(|n| n == 1)
+        .map_err(self.err("record an inbound webhook"))
+    }
+
+    /// Inbound webhooks not applied yet, oldest first.
+    pub fn pending_inbound(&self, limit: usize) -> Result<Vec<InboundRow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT seq, panel, event_id, body FROM inbound_events
+                 WHERE processed = 0 ORDER BY seq LIMIT ?1",
+            )
+            .map_err(self.err("read inbound webhooks"))?;
+        let rows = stmt
+            .query_map(params![limit as i64], |r| {
+                Ok(InboundRow {
+                    seq: r.get(0)?,
+                    panel: r.get(1)?,
+                    event_id: r.get(2)?,
+                    body: r.get(3)?,
+                })
+            })
+            .map_err(self.err("read inbound webhooks"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("read inbound webhooks"))
+    }
+
+    /// How many inbound webhooks a panel has sent, each id once.
+    pub fn inbound_count(&self, panel: &str) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        conn.query_row(
+            "SELECT COUNT(*) FROM inbound_events WHERE panel = ?1",
+            params![panel],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n as u64)
+        .map_err(self.err("count inbound webhooks"))
+    }
+
+    /// Marks an inbound webhook applied (or unusable): it is never applied again.
+    pub fn inbound_done(&self, seq: i64) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE inbound_events SET processed = 1 WHERE seq = ?1",
+            params![seq],
+        )
+        .map(|_| ())
+        .map_err(self.err("mark an inbound webhook applied"))
+    }
+}
+
 fn delivery_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
     Ok(Delivery {
         id: r.get(0)?,
@@ -886,6 +1141,59 @@ mod tests {
         assert_eq!(d.last_outcome.as_deref(), Some("destination not in config"));
         assert_eq!(d.attempts, 0);
         assert!(store.delivery_of(&event.id.0, "nobody").unwrap().is_none());
+    }
+
+    #[test]
+    fn tracked_orders_follow_their_statuses_until_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store
+            .track_order("p", OrderId(5), ServiceId(17), Some(1000), at(0))
+            .unwrap());
+        assert!(!store
+            .track_order("p", OrderId(5), ServiceId(17), None, at(1))
+            .unwrap());
+        let rows = store.tracked_orders("p", at(10)).unwrap();
+        assert_eq!(rows.len(), 1, "unfinished orders are always listed");
+        assert_eq!(rows[0].to_order(), None, "no status read yet");
+        let update = |status: OrderStatus| TrackedUpdate {
+            order: OrderId(5),
+            service: None,
+            status,
+            remains: Some(157),
+            charge: Some(Money("0.27819".parse().unwrap())),
+        };
+        store
+            .update_tracked("p", &[update(OrderStatus::Partial)], at(20))
+            .unwrap();
+        assert!(store.tracked_orders("p", at(10)).unwrap().is_empty());
+        let rows = store.tracked_orders("p", at(0)).unwrap();
+        assert!(rows[0].finished);
+        let order = rows[0].to_order().unwrap();
+        assert_eq!(
+            (order.status, order.remains, order.quantity),
+            (OrderStatus::Partial, Some(157), Some(1000))
+        );
+        let unknown = TrackedUpdate {
+            order: OrderId(6),
+            ..update(OrderStatus::Completed)
+        };
+        store.update_tracked("p", &[unknown], at(20)).unwrap();
+        assert_eq!(store.tracked_orders("p", at(0)).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn inbound_webhooks_are_stored_once_per_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.record_inbound("p", "msg_1", "{}", at(0)).unwrap());
+        assert!(!store.record_inbound("p", "msg_1", "{}", at(1)).unwrap());
+        assert!(store.record_inbound("q", "msg_1", "{}", at(1)).unwrap());
+        let open = store.pending_inbound(10).unwrap();
+        assert_eq!(open.len(), 2);
+        store.inbound_done(open[0].seq).unwrap();
+        assert_eq!(store.pending_inbound(10).unwrap().len(), 1);
+        assert_eq!(store.inbound_count("p").unwrap(), 1);
     }
 
     #[test]

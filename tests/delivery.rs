@@ -178,6 +178,7 @@ fn config(webhooks: Vec<DestinationConfig>, timeout: Duration) -> Config {
         webhooks,
         maintenance: vec![],
         metrics: Default::default(),
+        intake: None,
     }
 }
 

@@ -23,6 +23,7 @@ fn config(url: &str, key: &str, page_size: u32, timeout: Duration) -> PanelConfi
         timeout,
         page_size,
         probes: Vec::new(),
+        source: Default::default(),
     }
 }
 

@@ -621,7 +621,14 @@ pub fn destinations_for(config: &Config, event: &Event, named: &[String]) -> Vec
             .filter(|n| config.destination(n).is_some_and(|d| d.wants(kind)))
             .cloned()
             .collect(),
-        EventBody::PanelDown(_) | EventBody::PanelUp(_) => config
+        EventBody::PanelDown(_)
+        | EventBody::PanelUp(_)
+        | EventBody::BalanceLow(_)
+        | EventBody::BalanceRecovered(_)
+        | EventBody::PanelDegraded(_)
+        | EventBody::PanelRecovered(_)
+        | EventBody::ServiceChanged(_)
+        | EventBody::OrderUpdated(_) => config
             .webhooks
             .iter()
             .filter(|d| d.wants(kind))
@@ -835,6 +842,7 @@ mod tests {
             panels: vec![],
             rules: vec![],
             maintenance: vec![],
+            intake: None,
             webhooks: vec![
                 dest("ops", &[]),
                 dest("alerts-only", &["alert.*"]),

@@ -210,6 +210,84 @@ impl Message {
                 vec![("Destination", t.destination.clone())],
                 Some(t.message.clone()),
             ),
+            EventBody::BalanceLow(b) | EventBody::BalanceRecovered(b) => {
+                let low = matches!(event.body, EventBody::BalanceLow(_));
+                let unit = b.currency.as_deref().map(|c| format!(" {c}"));
+                let unit = unit.unwrap_or_default();
+                (
+                    if low {
+                        format!("Balance low: {}", b.panel)
+                    } else {
+                        format!("Balance back: {}", b.panel)
+                    },
+                    if low { RED } else { GREEN },
+                    vec![
+                        ("Panel", b.panel.clone()),
+                        ("Balance", format!("{}{unit}", b.balance)),
+                        ("Alerts below", format!("{}{unit}", b.threshold)),
+                    ],
+                    low.then(|| {
+                        "Orders routed to this panel may stay pending until it is topped up."
+                            .to_string()
+                    }),
+                )
+            }
+            EventBody::PanelDegraded(h) | EventBody::PanelRecovered(h) => {
+                let bad = matches!(event.body, EventBody::PanelDegraded(_));
+                (
+                    if bad {
+                        format!("API degraded: {}", h.panel)
+                    } else {
+                        format!("API healthy again: {}", h.panel)
+                    },
+                    if bad { AMBER } else { GREEN },
+                    vec![
+                        ("Panel", h.panel.clone()),
+                        (
+                            "Usable answers",
+                            format!(
+                                "{} ({} of {} calls over {})",
+                                percent(h.health),
+                                h.usable,
+                                h.calls,
+                                h.window
+                            ),
+                        ),
+                        ("Degraded below", percent(h.degraded_below)),
+                    ],
+                    None,
+                )
+            }
+            EventBody::ServiceChanged(c) => (
+                format!(
+                    "Service changed: {} / {} (#{})",
+                    c.panel, c.service.name, c.service.id
+                ),
+                AMBER,
+                vec![
+                    ("Panel", c.panel.clone()),
+                    ("Service", format!("{} (#{})", c.service.name, c.service.id)),
+                    ("Change", c.describe()),
+                ],
+                None,
+            ),
+            EventBody::OrderUpdated(o) => {
+                let mut facts = vec![
+                    ("Panel", o.panel.clone()),
+                    ("Order", format!("#{}", o.order)),
+                    ("Service", format!("{} (#{})", o.service.name, o.service.id)),
+                    ("Status", format!("{} -> {}", o.old_status, o.new_status)),
+                ];
+                if let Some(r) = o.remains {
+                    facts.push(("Remains", r.to_string()));
+                }
+                (
+                    format!("Order #{} {}: {}", o.order, o.panel, o.new_status),
+                    BLUE,
+                    facts,
+                    None,
+                )
+            }
         };
         facts.push(("Local time", local));
         Message {
@@ -579,7 +657,63 @@ mod tests {
                 destination: "ops".into(),
                 message: "hello".into(),
             })),
+            event(EventBody::BalanceLow(balance())),
+            event(EventBody::BalanceRecovered(balance())),
+            event(EventBody::PanelDegraded(health())),
+            event(EventBody::PanelRecovered(health())),
+            event(EventBody::ServiceChanged(crate::event::ServiceChangeData {
+                panel: "provider".into(),
+                service: ServiceRef {
+                    id: ServiceId(17),
+                    name: "IG Followers".into(),
+                },
+                before: terms("0.90", 50),
+                after: Some(terms("1.10", 100)),
+            })),
+            event(EventBody::OrderUpdated(crate::event::OrderUpdateData {
+                panel: "provider".into(),
+                order: crate::domain::OrderId(23501),
+                service: ServiceRef {
+                    id: ServiceId(17),
+                    name: "IG Followers".into(),
+                },
+                old_status: "In progress".into(),
+                new_status: "Partial".into(),
+                remains: Some(157),
+            })),
         ]
+    }
+
+    fn money(text: &str) -> crate::domain::Money {
+        crate::domain::Money(text.parse().unwrap())
+    }
+
+    fn balance() -> crate::event::BalanceData {
+        crate::event::BalanceData {
+            panel: "provider".into(),
+            balance: money("12.5"),
+            currency: Some("USD".into()),
+            threshold: money("25.00"),
+        }
+    }
+
+    fn health() -> crate::event::HealthData {
+        crate::event::HealthData {
+            panel: "provider".into(),
+            health: 0.75,
+            degraded_below: 0.9,
+            window: "10m".into(),
+            usable: 15,
+            calls: 20,
+        }
+    }
+
+    fn terms(rate: &str, min: u64) -> crate::event::ServiceTerms {
+        crate::event::ServiceTerms {
+            rate: Some(money(rate)),
+            min: Some(min),
+            max: Some(10_000),
+        }
     }
 
     fn pretty(r: &Rendered) -> String {

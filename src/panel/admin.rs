@@ -27,6 +27,9 @@ fn max_body_bytes(page_size: u32) -> usize {
     (page_size as usize * 8 * 1024).clamp(1024 * 1024, 64 * 1024 * 1024)
 }
 
+/// A body larger than this is refused rather than held in memory.
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
 /// Reads orders from one panel's admin API.
 pub struct AdminClient {
     panel: String,
@@ -34,6 +37,7 @@ pub struct AdminClient {
     key: Secret,
     page_size: u32,
     http: reqwest::Client,
+    pacer: crate::panel::pace::Pacer,
 }
 
 impl std::fmt::Debug for AdminClient {
@@ -78,6 +82,7 @@ impl AdminClient {
             key: config.api_key.clone(),
             page_size: config.page_size.max(1),
             http,
+            pacer: crate::panel::pace::Pacer::new(config.source.max_requests_per_minute),
         })
     }
 
@@ -157,6 +162,7 @@ impl AdminClient {
         created_from: DateTime<Utc>,
         offset: usize,
     ) -> Result<OrdersPage, PanelError> {
+        self.pacer.wait().await;
         let url = format!("{}/orders", self.base);
         let query = [
             ("created_from", created_from.timestamp().to_string()),
@@ -219,7 +225,7 @@ impl AdminClient {
 }
 
 /// The whole body, or `None` when it grows past `cap` bytes.
-async fn read_body(
+pub(crate) async fn read_body(
     mut response: reqwest::Response,
     cap: usize,
 ) -> Result<Option<Vec<u8>>, reqwest::Error> {
@@ -340,6 +346,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             page_size: 100,
             probes: Vec::new(),
+            source: Default::default(),
         };
         let client = AdminClient::new(&config).unwrap();
         let debug = format!("{client:?}");

@@ -56,7 +56,12 @@ pub struct DecodeError {
 }
 
 impl DecodeError {
-    fn new(kind: PanelErrorKind, status: u16, what: impl Into<String>, raw: &str) -> Self {
+    pub(crate) fn new(
+        kind: PanelErrorKind,
+        status: u16,
+        what: impl Into<String>,
+        raw: &str,
+    ) -> Self {
         DecodeError {
             kind,
             status,
@@ -142,13 +147,13 @@ pub fn admin_orders_page(
     page(&json).map_err(|what| DecodeError::new(PanelErrorKind::BadBody, status, what, trimmed))
 }
 
-fn looks_like_html(content_type: Option<&str>, body: &str) -> bool {
+pub(crate) fn looks_like_html(content_type: Option<&str>, body: &str) -> bool {
     let html_type = content_type.is_some_and(|t| t.to_ascii_lowercase().contains("html"));
     html_type || body.starts_with('<')
 }
 
 /// Markers of the challenge pages Cloudflare, DDoS-Guard, Sucuri and friends serve.
-fn is_challenge(body: &str) -> bool {
+pub(crate) fn is_challenge(body: &str) -> bool {
     let lower = body.to_ascii_lowercase();
     [
         "cloudflare",
@@ -197,7 +202,7 @@ fn error_in(status: u16, json: &Value) -> Option<DecodeError> {
 }
 
 /// Loose matching over an error text: panels word (or key) their errors in many ways.
-fn classify(status: u16, text: &str, otherwise: PanelErrorKind) -> PanelErrorKind {
+pub(crate) fn classify(status: u16, text: &str, otherwise: PanelErrorKind) -> PanelErrorKind {
     let lower = text.to_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
     if has(&[
@@ -329,7 +334,7 @@ fn charge(value: &Value) -> Option<Money> {
 }
 
 /// A decimal from a JSON string or number, read from its text so floats never round.
-fn decimal(value: &Value) -> Option<Decimal> {
+pub(crate) fn decimal(value: &Value) -> Option<Decimal> {
     let text = match value {
         Value::String(s) => s.trim().to_string(),
         Value::Number(n) => n.to_string(),
@@ -341,7 +346,7 @@ fn decimal(value: &Value) -> Option<Decimal> {
 }
 
 /// A whole non-negative number from a JSON number or string; placeholders are `None`.
-fn as_u64(value: &Value) -> Option<u64> {
+pub(crate) fn as_u64(value: &Value) -> Option<u64> {
     let d = decimal(value)?;
     if d.is_sign_negative() || !d.fract().is_zero() {
         return None;
@@ -349,7 +354,7 @@ fn as_u64(value: &Value) -> Option<u64> {
     u64::try_from(d).ok()
 }
 
-fn as_i64(value: &Value) -> Option<i64> {
+pub(crate) fn as_i64(value: &Value) -> Option<i64> {
     let d = decimal(value)?;
     if !d.fract().is_zero() {
         return None;
@@ -358,7 +363,7 @@ fn as_i64(value: &Value) -> Option<i64> {
 }
 
 /// Text from a string, or a number's text (providers and names are sometimes numbers).
-fn text_of(value: &Value) -> Option<String> {
+pub(crate) fn text_of(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

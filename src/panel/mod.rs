@@ -11,7 +11,10 @@
 
 pub mod admin;
 pub mod decode;
+pub mod decode_v2;
+pub mod pace;
 pub mod probe;
+pub mod v2;
 
 use std::fmt;
 use std::time::Duration;

@@ -442,6 +442,7 @@ mod tests {
             timeout: Duration::from_secs(2),
             page_size: 1,
             probes: vec![p],
+            source: Default::default(),
         };
         let prober = Prober::new(&panel).unwrap();
         let results = prober.round().await;

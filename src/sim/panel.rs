@@ -21,7 +21,7 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, SubsecRound, Utc};
 use rand::rngs::StdRng;
@@ -106,6 +106,16 @@ impl SimOrder {
     }
 }
 
+/// One service of the user API's catalogue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimService {
+    pub id: u64,
+    pub name: String,
+    pub rate: Money,
+    pub min: u64,
+    pub max: u64,
+}
+
 /// A failure the simulated panel answers every request with, until cleared with `None`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -134,22 +144,27 @@ pub enum Fault {
 
 /// What the server tasks and the flow share.
 pub(crate) struct Shared {
-    seed: u64,
-    drift: bool,
-    key: String,
+    pub(crate) seed: u64,
+    pub(crate) drift: bool,
+    pub(crate) key: String,
     base_url: String,
     redirect_url: String,
     state: Mutex<SimState>,
-    requests: watch::Sender<u64>,
+    pub(crate) requests: watch::Sender<u64>,
 }
 
-struct SimState {
-    orders: Vec<SimOrder>,
-    fault: Fault,
+pub(crate) struct SimState {
+    pub(crate) orders: Vec<SimOrder>,
+    pub(crate) fault: Fault,
+    /// The user API v2 side: the balance and the services catalogue.
+    pub(crate) balance: Money,
+    pub(crate) services: Vec<SimService>,
+    /// Order ids the user API answers with a per-item error (as if they did not exist).
+    pub(crate) missing: Vec<u64>,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, SimState> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SimState> {
         // A test that panicked while holding the lock leaves plain data behind; keep serving.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -199,6 +214,9 @@ impl SimPanel {
             state: Mutex::new(SimState {
                 orders: Vec::new(),
                 fault: Fault::None,
+                balance: Money(Decimal::new(10_000, 2)),
+                services: Vec::new(),
+                missing: Vec::new(),
             }),
             requests: watch::channel(0).0,
         });
@@ -207,6 +225,7 @@ impl SimPanel {
         let app = Router::new()
             .route("/adminapi/v2/orders", get(list_orders))
             .route("/adminapi/v2/orders/{id}", get(one_order))
+            .route("/api/v2", post(super::user_api::answer))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             let shutdown = async move {
@@ -249,6 +268,27 @@ impl SimPanel {
 
     pub fn api_key(&self) -> &str {
         &self.shared.key
+    }
+
+    /// The user API v2 endpoint, `http://127.0.0.1:PORT/api/v2`, as a v2 panel's `url`. It
+    /// takes the same key as the admin API.
+    pub fn v2_url(&self) -> String {
+        self.shared.base_url.replace("/adminapi/v2", "/api/v2")
+    }
+
+    /// The balance `action=balance` answers.
+    pub fn set_balance(&self, balance: Money) {
+        self.shared.lock().balance = balance;
+    }
+
+    /// The catalogue `action=services` answers.
+    pub fn set_services(&self, services: Vec<SimService>) {
+        self.shared.lock().services = services;
+    }
+
+    /// Order ids `action=status` answers with a per-item error.
+    pub fn set_missing(&self, ids: Vec<u64>) {
+        self.shared.lock().missing = ids;
     }
 
     /// How many order-list requests have been answered, faulty answers included.
@@ -377,7 +417,7 @@ async fn one_order(
 }
 
 /// The answer a fault dictates, or `None` to answer normally (after a `Slow` delay).
-async fn fault_answer(shared: &Shared, uri: &Uri) -> Option<Response> {
+pub(crate) async fn fault_answer(shared: &Shared, uri: &Uri) -> Option<Response> {
     let fault = shared.lock().fault.clone();
     let html = [(header::CONTENT_TYPE, "text/html; charset=UTF-8")];
     let answer = match fault {
@@ -402,7 +442,10 @@ async fn fault_answer(shared: &Shared, uri: &Uri) -> Option<Response> {
             .into_response(),
         Fault::ErrorCode200 => api_error(2, "Internal error, the request was not processed"),
         Fault::Redirect => {
-            let path = uri.path().trim_start_matches("/adminapi/v2");
+            let path = uri
+                .path()
+                .trim_start_matches("/adminapi/v2")
+                .trim_start_matches("/api/v2");
             let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
             let location = format!("{}{path}{query}", shared.redirect_url);
             (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
@@ -596,12 +639,12 @@ fn render_order(shared: &Shared, order: &SimOrder) -> Value {
 }
 
 /// Money as a JSON float, as some panels send it: the decimal's text read as a number.
-fn float_text(money: Money) -> Value {
+pub(crate) fn float_text(money: Money) -> Value {
     serde_json::from_str(&money.to_string()).unwrap_or_else(|_| json!(money.to_string()))
 }
 
 /// Another spelling of the same status, as panels vary them; unknown text stays as it is.
-fn spell(raw: &str, rng: &mut StdRng) -> String {
+pub(crate) fn spell(raw: &str, rng: &mut StdRng) -> String {
     let options: &[&str] = match OrderStatus::parse(raw) {
         OrderStatus::Pending => &["pending", "Pending", "PENDING"],
         OrderStatus::Processing => &["processing", "Processing"],

@@ -281,6 +281,8 @@ pub fn snapshot() -> Snapshot {
             until: now() + Duration::seconds(3600),
         }],
         destinations: vec!["ops-slack".into(), "billing-hook".into()],
+        sources: Vec::new(),
+        intake: None,
     }
 }
 

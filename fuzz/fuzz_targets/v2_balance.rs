@@ -1,0 +1,6 @@
+//! Fuzz target: `panelwatch::fuzzing::v2_balance` (see src/fuzzing.rs for what it checks).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    panelwatch::fuzzing::v2_balance(data);
+});
