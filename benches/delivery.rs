@@ -69,6 +69,7 @@ fn config(url: String) -> Config {
         panels: vec![],
         rules: vec![],
         maintenance: vec![],
+        history: Default::default(),
         webhooks: vec![DestinationConfig {
             name: "bench".into(),
             kind: DestinationKind::Custom,

@@ -17,6 +17,8 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+use crate::history::HistoryConfig;
+
 /// A value that must never be shown: API keys, tokens, webhook URLs with tokens in them.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
@@ -90,6 +92,8 @@ pub struct Config {
     pub rules: Vec<RuleConfig>,
     pub webhooks: Vec<DestinationConfig>,
     pub maintenance: Vec<MaintenanceConfig>,
+    /// `[history]`: how long raw orders, roll-ups and delivered events are kept.
+    pub history: crate::history::HistoryConfig,
 }
 
 /// A recurring maintenance window: alerts about what it covers are recorded but not sent
@@ -413,6 +417,8 @@ struct RawConfig {
     webhooks: Vec<RawDestination>,
     #[serde(default)]
     maintenance: Vec<RawMaintenance>,
+    #[serde(default)]
+    history: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -635,6 +641,7 @@ impl Checker<'_> {
             );
         }
 
+        let history = self.history(&raw.history);
         Config {
             monitor,
             ui,
@@ -643,6 +650,7 @@ impl Checker<'_> {
             rules,
             webhooks,
             maintenance,
+            history,
         }
     }
 
@@ -730,6 +738,29 @@ impl Checker<'_> {
                 );
             }
         }
+    }
+
+    /// `[history]`: durations, each optional; unknown keys are refused.
+    fn history(&mut self, raw: &std::collections::BTreeMap<String, String>) -> HistoryConfig {
+        let mut out = HistoryConfig::default();
+        for (key, text) in raw {
+            let slot = match key.as_str() {
+                "keep_raw" => &mut out.keep_raw,
+                "keep_minutes" => &mut out.keep_minutes,
+                "keep_hours" => &mut out.keep_hours,
+                "keep_days" => &mut out.keep_days,
+                "keep_events" => &mut out.keep_events,
+                _ => {
+                    self.fail(
+                        &[Seg::Key("history"), Seg::Key(key)],
+                        "unknown key (keep_raw, keep_minutes, keep_hours, keep_days, keep_events)",
+                    );
+                    continue;
+                }
+            };
+            *slot = self.duration(&[Seg::Key("history"), Seg::Key(key)], Some(text), *slot);
+        }
+        out
     }
 
     fn monitor(&mut self, raw: RawMonitor, base: &Path) -> MonitorConfig {

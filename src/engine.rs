@@ -908,6 +908,8 @@ impl Engine {
             quiet,
             providers: t.stats.providers.clone(),
             problem_orders: t.stats.problems.clone(),
+            // Filled by the runtime from `history`, which the engine does not read.
+            periods: Vec::new(),
         })
     }
 }

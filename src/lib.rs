@@ -23,6 +23,7 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod event;
+pub mod history;
 pub mod panel;
 pub mod quiet;
 pub mod rules;

@@ -26,6 +26,7 @@ use crate::config::{Config, PanelConfig};
 use crate::delivery::dispatch::{self, DispatcherHandle};
 use crate::engine::{Engine, PanelRead, PanelReport};
 use crate::event::Event;
+use crate::history;
 use crate::panel::admin::AdminClient;
 use crate::panel::PanelErrorKind;
 use crate::snapshot::Snapshot;
@@ -82,6 +83,7 @@ impl Monitor {
             snapshots: snap_tx,
             wake: dispatcher.waker(),
             shutdown: shutdown_rx,
+            history: history::History::default(),
         }));
         Ok(Monitor {
             snapshots,
@@ -119,6 +121,7 @@ struct EngineLoop {
     snapshots: watch::Sender<Snapshot>,
     wake: dispatch::DeliveryWaker,
     shutdown: watch::Receiver<bool>,
+    history: history::History,
 }
 
 async fn engine_loop(mut l: EngineLoop) {
@@ -131,6 +134,9 @@ async fn engine_loop(mut l: EngineLoop) {
     loop {
         tokio::select! {
             Some(report) = reports.recv() => {
+                let config = l.engine.config();
+                let recording = history::Recording::of(&report, config.lookback(&report.panel));
+                l.history.spawn_record(&l.store, config.history.clone(), recording);
                 match l.engine.on_report(report) {
                     Ok(events) => {
                         if !events.is_empty() {
@@ -175,8 +181,9 @@ async fn engine_loop(mut l: EngineLoop) {
         }
         let config = Arc::clone(l.engine.config());
         let view = delivery_view(&l.store, &config);
-        l.snapshots
-            .send_replace(l.engine.snapshot(Utc::now(), view));
+        let mut snapshot = l.engine.snapshot(Utc::now(), view);
+        l.history.fill(&mut snapshot);
+        l.snapshots.send_replace(snapshot);
     }
     pollers.stop_all();
 }

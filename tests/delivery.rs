@@ -177,6 +177,7 @@ fn config(webhooks: Vec<DestinationConfig>, timeout: Duration) -> Config {
         rules: vec![],
         webhooks,
         maintenance: vec![],
+        history: Default::default(),
     }
 }
 

@@ -827,6 +827,7 @@ mod tests {
             panels: vec![],
             rules: vec![],
             maintenance: vec![],
+            history: Default::default(),
             webhooks: vec![
                 dest("ops", &[]),
                 dest("alerts-only", &["alert.*"]),
