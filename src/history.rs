@@ -413,6 +413,56 @@ fn periods_in(
     })
 }
 
+/// `panelwatch report`: every panel's figures as a table, or as JSON.
+pub fn report(
+    store: &Store,
+    panels: &[&str],
+    now: DateTime<Utc>,
+    json: bool,
+) -> Result<String, StoreError> {
+    let all: Vec<PanelPeriods> = panels
+        .iter()
+        .map(|p| periods(store, p, now))
+        .collect::<Result<_, _>>()?;
+    if json {
+        let mut text = serde_json::to_string_pretty(&all).expect("figures serialise");
+        text.push('\n');
+        return Ok(text);
+    }
+    let mut out = format!(
+        "{:<10} {:<8} {:<32} {:<16}",
+        "panel", "service", "name", "provider"
+    );
+    for (label, _, _) in PERIODS {
+        out.push_str(&format!(" {:>14}", format!("{label} rate/n")));
+    }
+    out.push('\n');
+    for panel in &all {
+        for row in panel.services.iter().chain(&panel.providers) {
+            let id = row
+                .service
+                .map_or("provider".to_string(), |s| s.to_string());
+            let name: String = row.name.chars().take(32).collect();
+            let provider: String = row.provider.chars().take(16).collect();
+            out.push_str(&format!(
+                "{:<10} {:<8} {name:<32} {provider:<16}",
+                panel.panel, id
+            ));
+            for f in &row.periods {
+                let rate = f
+                    .success_rate
+                    .map_or("-".to_string(), |r| format!("{:.1}%", r * 100.0));
+                out.push_str(&format!(" {:>14}", format!("{rate}/{}", f.finished)));
+            }
+            out.push('\n');
+        }
+    }
+    if all.iter().all(|p| p.services.is_empty()) {
+        out.push_str("no history yet: panelwatch records it while it runs\n");
+    }
+    Ok(out)
+}
+
 /// Drops history older than the config's limits, and events older than `keep_events` whose
 /// deliveries were all delivered. Returns how many rows went.
 pub fn prune(store: &Store, keep: &HistoryConfig, now: DateTime<Utc>) -> Result<usize, StoreError> {
@@ -579,6 +629,46 @@ mod tests {
         assert_eq!(two.periods[0].finished, 0, "3 hours ago is outside 1h");
         assert_eq!(two.periods[1].success_rate, Some(0.0));
         assert_eq!(p.providers.len(), 2);
+    }
+
+    #[test]
+    fn the_report_as_a_table_and_as_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = t(86_400);
+        let orders = vec![
+            order(1, 17, "completed", now - chrono::Duration::minutes(5)),
+            order(2, 17, "partial", now - chrono::Duration::hours(2)),
+        ];
+        let since = now - chrono::Duration::hours(6);
+        Recording::new("main", since, now, orders)
+            .write(&store)
+            .unwrap();
+
+        let table = report(&store, &["main"], now, false).unwrap();
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].contains("1h rate/n") && lines[0].contains("30d rate/n"));
+        assert!(
+            lines[1].starts_with("main       17       Service 17"),
+            "{table}"
+        );
+        assert!(
+            lines[1].contains("100.0%/1") && lines[1].contains("75.0%/2"),
+            "{table}"
+        );
+        assert!(
+            lines[2].contains("provider") && lines[2].contains("prov-1"),
+            "{table}"
+        );
+
+        let json: serde_json::Value =
+            serde_json::from_str(&report(&store, &["main"], now, true).unwrap()).unwrap();
+        let row = &json[0]["services"][0];
+        assert_eq!(row["service"], 17);
+        assert_eq!(row["periods"][1]["label"], "24h");
+        assert_eq!(row["periods"][1]["success_rate"], 0.75);
+        assert_eq!(row["periods"][1]["finished"], 2);
+        assert_eq!(json[0]["providers"][0]["name"], "prov-1");
     }
 
     #[test]

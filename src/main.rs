@@ -68,6 +68,14 @@ enum Command {
         #[arg(long, short, default_value = "config.toml")]
         config: PathBuf,
     },
+    /// Success figures over 1h, 24h, 7d and 30d per service and provider, from the history.
+    Report {
+        #[arg(long, short, default_value = "config.toml")]
+        config: PathBuf,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Send a `test` event to one destination through the outbox and print the outcome.
     TestAlert {
         /// The destination's name (`[[webhooks]] name`).
@@ -143,6 +151,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             mute(&loaded, &target, None)
+        }
+        Command::Report { config, json } => {
+            let Some(loaded) = load(&config) else {
+                return Ok(ExitCode::from(2));
+            };
+            let store = Store::open(&loaded.monitor.state_dir)?;
+            let names: Vec<&str> = loaded.panels.iter().map(|p| p.name.as_str()).collect();
+            print!(
+                "{}",
+                panelwatch::history::report(&store, &names, chrono::Utc::now(), json)?
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::TestAlert {
             destination,
