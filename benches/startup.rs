@@ -79,7 +79,10 @@ fn startup() {
         for start in (0..EVENTS).step_by(10_000) {
             let events: Vec<Event> = (start..start + 10_000).map(event).collect();
             let batch = Batch {
-                events: events.iter().map(|e| (e, vec!["ops".to_string()])).collect(),
+                events: events
+                    .iter()
+                    .map(|e| (e, vec!["ops".to_string()]))
+                    .collect(),
                 states: vec![],
             };
             store.commit(&batch, Utc::now()).unwrap();
@@ -90,7 +93,9 @@ fn startup() {
             })
             .unwrap();
     }
-    let size = std::fs::metadata(state.join("panelwatch.db")).unwrap().len();
+    let size = std::fs::metadata(state.join("panelwatch.db"))
+        .unwrap()
+        .len();
     println!(
         "store filled with {EVENTS} events in {:.0} s ({:.0} MB)",
         filled.elapsed().as_secs_f64(),
@@ -109,7 +114,10 @@ fn startup() {
     }
     let ms = common::median(&mut times);
     println!("open + engine + first snapshot, ms: {ms:.1} (median of {OPENS})");
-    println!("target: first screen < 300 ms {}", common::verdict(ms < 300.0));
+    println!(
+        "target: first screen < 300 ms {}",
+        common::verdict(ms < 300.0)
+    );
 }
 
 fn size_bound() {
@@ -128,7 +136,9 @@ fn size_bound() {
         history::prune(&store, &HistoryConfig::default(), end).unwrap();
     }
     store
-        .with_conn("vacuum", |c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;"))
+        .with_conn("vacuum", |c| {
+            c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")
+        })
         .unwrap();
     let size = std::fs::metadata(store.path()).unwrap().len();
     println!(
