@@ -672,6 +672,29 @@ mod tests {
     }
 
     #[test]
+    fn history_keys_are_read_and_unknown_ones_refused() {
+        let base =
+            "[[panels]]\nname = \"m\"\nkind = \"admin\"\nurl = \"http://x\"\napi_key = \"k\"\n";
+        let read = |extra: &str| {
+            crate::config::Config::from_toml(
+                &format!("{base}{extra}"),
+                std::path::Path::new("."),
+                &|_| None,
+            )
+        };
+        let config = read("[history]\nkeep_raw = \"3d\"\nkeep_events = \"30d\"\n").unwrap();
+        assert_eq!(config.history.keep_raw, Duration::from_secs(3 * DAY));
+        assert_eq!(config.history.keep_events, Duration::from_secs(30 * DAY));
+        assert_eq!(
+            config.history.keep_minutes,
+            HistoryConfig::default().keep_minutes
+        );
+        let err = read("[history]\nkeep_forever = \"1d\"\n").unwrap_err();
+        assert_eq!(err.key, "history.keep_forever");
+        assert_eq!(err.line, Some(7));
+    }
+
+    #[test]
     fn pruning_keeps_each_table_for_its_time() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
