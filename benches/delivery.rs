@@ -71,6 +71,7 @@ fn config(url: String) -> Config {
         maintenance: vec![],
         metrics: Default::default(),
         intake: None,
+        history: Default::default(),
         webhooks: vec![DestinationConfig {
             name: "bench".into(),
             kind: DestinationKind::Custom,

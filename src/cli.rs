@@ -122,6 +122,14 @@ pub enum Command {
         #[arg(long, short, default_value = "config.toml")]
         config: PathBuf,
     },
+    /// Success figures over 1h, 24h, 7d and 30d per service and provider, from the history.
+    Report {
+        #[arg(long, short, default_value = "config.toml")]
+        config: PathBuf,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print shell completions: `panelwatch completions bash > /etc/bash_completion.d/panelwatch`.
     Completions {
         /// bash, zsh, fish, elvish or powershell.

@@ -18,6 +18,8 @@ use chrono_tz::Tz;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::history::HistoryConfig;
+
 /// A value that must never be shown: API keys, tokens, webhook URLs with tokens in them.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
@@ -92,6 +94,8 @@ pub struct Config {
     pub rules: Vec<RuleConfig>,
     pub webhooks: Vec<DestinationConfig>,
     pub maintenance: Vec<MaintenanceConfig>,
+    /// `[history]`: how long raw orders, roll-ups and delivered events are kept.
+    pub history: crate::history::HistoryConfig,
     /// The local intake endpoint (`[intake]`): tracked orders and inbound panel webhooks.
     pub intake: Option<IntakeConfig>,
 }
@@ -599,6 +603,8 @@ struct RawConfig {
     #[serde(default)]
     maintenance: Vec<RawMaintenance>,
     intake: Option<RawIntake>,
+    #[serde(default)]
+    history: std::collections::BTreeMap<String, String>,
 }
 
 /// The local intake endpoint: tracked orders from a backend, panels' own webhooks.
@@ -878,6 +884,7 @@ impl Checker<'_> {
             );
         }
 
+        let history = self.history(&raw.history);
         Config {
             monitor,
             ui,
@@ -888,6 +895,7 @@ impl Checker<'_> {
             webhooks,
             maintenance,
             intake,
+            history,
         }
     }
 
@@ -1127,6 +1135,29 @@ impl Checker<'_> {
                 );
             }
         }
+    }
+
+    /// `[history]`: durations, each optional; unknown keys are refused.
+    fn history(&mut self, raw: &std::collections::BTreeMap<String, String>) -> HistoryConfig {
+        let mut out = HistoryConfig::default();
+        for (key, text) in raw {
+            let slot = match key.as_str() {
+                "keep_raw" => &mut out.keep_raw,
+                "keep_minutes" => &mut out.keep_minutes,
+                "keep_hours" => &mut out.keep_hours,
+                "keep_days" => &mut out.keep_days,
+                "keep_events" => &mut out.keep_events,
+                _ => {
+                    self.fail(
+                        &[Seg::Key("history"), Seg::Key(key)],
+                        "unknown key (keep_raw, keep_minutes, keep_hours, keep_days, keep_events)",
+                    );
+                    continue;
+                }
+            };
+            *slot = self.duration(&[Seg::Key("history"), Seg::Key(key)], Some(text), *slot);
+        }
+        out
     }
 
     fn monitor(&mut self, raw: RawMonitor, base: &Path) -> MonitorConfig {

@@ -436,7 +436,7 @@ impl Engine {
     /// Takes one poll's result, evaluates the rules of that panel, and records what changed.
     /// Returns the events recorded (already committed, with deliveries for those not held by
     /// a quiet time).
-    pub fn on_report(&mut self, report: PanelReport) -> Result<Vec<Event>, StoreError> {
+    pub fn on_report(&mut self, mut report: PanelReport) -> Result<Vec<Event>, StoreError> {
         let now = report.at;
         if !self.panels.contains_key(&report.panel) {
             return Ok(Vec::new());
@@ -445,10 +445,11 @@ impl Engine {
         let mut changes = Changes::default();
         let (failures, down) = self.panel_health(&report, &mut changes);
 
-        let book = match &report.outcome {
+        let book = match &mut report.outcome {
             Ok(read) => {
                 let mut book = OrderBook::default();
-                book.replace(read.orders.clone());
+                // Taken, not copied: a poll of a big panel is many MB (see benches/evaluate.rs).
+                book.replace(std::mem::take(&mut read.orders));
                 Some(book)
             }
             Err(_) => None,
@@ -615,7 +616,7 @@ impl Engine {
         changes: &mut Changes,
     ) {
         let readable = book.is_some();
-        let figures: BTreeMap<Subject, ServiceStats> = match (book, rule.group_by) {
+        let mut figures: BTreeMap<Subject, ServiceStats> = match (book, rule.group_by) {
             (None, _) => BTreeMap::new(),
             (Some(b), GroupBy::Service) => stats::per_service(b.orders(), rule, now)
                 .into_iter()
@@ -643,8 +644,8 @@ impl Engine {
         for (key, subject) in subjects {
             let previous = self.tracked.get(&key);
             // Without a fresh answer, events (reminders) show the last figures known.
-            let figures = match (figures.get(&subject), previous) {
-                (Some(f), _) => f.clone(),
+            let figures = match (figures.remove(&subject), previous) {
+                (Some(f), _) => f,
                 (None, Some(p)) if !readable => p.stats.clone(),
                 (None, p) => ServiceStats::empty(
                     p.map(|t| t.stats.name.clone()).unwrap_or_default(),
@@ -949,6 +950,8 @@ impl Engine {
             quiet,
             providers: t.stats.providers.clone(),
             problem_orders: t.stats.problems.clone(),
+            // Filled by the runtime from `history`, which the engine does not read.
+            periods: Vec::new(),
         })
     }
 }

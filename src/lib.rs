@@ -33,6 +33,7 @@ pub mod engine;
 pub mod event;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod history;
 pub mod init;
 pub mod metrics;
 pub mod panel;

@@ -127,6 +127,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             track(&loaded, &panel, order, service, quantity, csv.as_deref())
         }
+        Command::Report { config, json } => {
+            let Some(loaded) = load(&config) else {
+                return Ok(ExitCode::from(2));
+            };
+            let store = Store::open(&loaded.monitor.state_dir)?;
+            let names: Vec<&str> = loaded.panels.iter().map(|p| p.name.as_str()).collect();
+            print!(
+                "{}",
+                panelwatch::history::report(&store, &names, chrono::Utc::now(), json)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::TestAlert {
             destination,
             config,

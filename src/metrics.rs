@@ -308,6 +308,7 @@ mod tests {
             quiet: None,
             providers: vec![],
             problem_orders: vec![],
+            periods: vec![],
         }
     }
 

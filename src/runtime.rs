@@ -26,6 +26,7 @@ use crate::config::{Config, PanelConfig, PanelKind};
 use crate::delivery::dispatch::{self, DispatcherHandle};
 use crate::engine::{Engine, PanelRead, PanelReport};
 use crate::event::Event;
+use crate::history;
 use crate::panel::admin::AdminClient;
 use crate::panel::probe::{ProbeHistory, Prober};
 use crate::panel::PanelErrorKind;
@@ -124,6 +125,7 @@ impl Monitor {
             done_tx,
             done: done_rx,
             intake: intake.as_ref().map(Intake::counters),
+            history: history::History::default(),
         }));
         Ok(Monitor {
             snapshots,
@@ -224,6 +226,7 @@ struct EngineLoop {
     done: mpsc::UnboundedReceiver<String>,
     /// The intake endpoint's counters, for the screen.
     intake: Option<Arc<std::sync::Mutex<IntakeView>>>,
+    history: history::History,
 }
 
 async fn engine_loop(mut l: EngineLoop) {
@@ -240,6 +243,9 @@ async fn engine_loop(mut l: EngineLoop) {
     loop {
         tokio::select! {
             Some(report) = reports.recv() => {
+                let config = l.engine.config();
+                let recording = history::Recording::of(&report, config.lookback(&report.panel));
+                l.history.spawn_record(&l.store, config.history.clone(), recording);
                 match l.engine.on_report(report) {
                     Ok(events) => {
                         if !events.is_empty() {
@@ -281,6 +287,7 @@ async fn engine_loop(mut l: EngineLoop) {
         }
         let mut snapshot = l.engine.snapshot(Utc::now(), view);
         snapshot.intake = intake;
+        l.history.fill(&mut snapshot);
         l.snapshots.send_replace(snapshot);
     }
     pollers.stop_all();

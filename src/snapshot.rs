@@ -146,6 +146,20 @@ pub struct ServiceView {
     pub providers: Vec<ProviderLine>,
     /// Recent failed (canceled, refunded, partial) and stuck orders, newest first; bounded.
     pub problem_orders: Vec<OrderLine>,
+    /// Success figures over 1h, 24h, 7d and 30d from the stored history (see `history`);
+    /// empty until the first poll is recorded.
+    #[serde(default)]
+    pub periods: Vec<PeriodFigures>,
+}
+
+/// One period's figures from the history: `1h`, `24h`, `7d` or `30d`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeriodFigures {
+    pub label: String,
+    /// `None` when no order finished in the period.
+    pub success_rate: Option<f64>,
+    /// Orders finished in the period.
+    pub finished: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -327,6 +327,16 @@ impl Store {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Runs `f` on the connection, under the store's lock: for modules that own tables of
+    /// their own in the same file (`history`).
+    pub fn with_conn<T>(
+        &self,
+        action: &'static str,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        f(&mut self.conn()).map_err(self.err(action))
+    }
+
     fn err(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         move |cause| StoreError {
             path: self.path.clone(),

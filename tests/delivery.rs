@@ -179,6 +179,7 @@ fn config(webhooks: Vec<DestinationConfig>, timeout: Duration) -> Config {
         maintenance: vec![],
         metrics: Default::default(),
         intake: None,
+        history: Default::default(),
     }
 }
 

@@ -843,6 +843,7 @@ mod tests {
             rules: vec![],
             maintenance: vec![],
             intake: None,
+            history: Default::default(),
             webhooks: vec![
                 dest("ops", &[]),
                 dest("alerts-only", &["alert.*"]),

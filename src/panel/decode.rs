@@ -22,6 +22,8 @@ use serde_json::{Map, Value};
 use crate::domain::{Money, Order, OrderId, OrderStatus, ServiceId};
 use crate::panel::{excerpt, PanelErrorKind};
 
+mod typed;
+
 /// How much of a body a [`DecodeError`] keeps for its excerpt, in characters. Longer than the
 /// excerpt itself so the key can be redacted before the excerpt is cut.
 const KEPT_CHARS: usize = 4096;
@@ -122,6 +124,14 @@ pub fn admin_orders_page(
         return Err(DecodeError::new(kind, status, "HTML body", trimmed));
     }
 
+    // Most answers are plain pages: read them without building a `Value` tree.
+    if let Some(page) = (200..300)
+        .contains(&status)
+        .then(|| typed::page(trimmed))
+        .flatten()
+    {
+        return Ok(page);
+    }
     let json: Value = match serde_json::from_str(trimmed) {
         Ok(json) => json,
         Err(e) => {

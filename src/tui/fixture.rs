@@ -62,6 +62,7 @@ fn service(row: Row) -> ServiceView {
         quiet: None,
         providers: Vec::new(),
         problem_orders: Vec::new(),
+        periods: Vec::new(),
     }
 }
 

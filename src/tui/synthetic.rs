@@ -64,6 +64,7 @@ pub fn snapshot(n: usize, at: DateTime<Utc>) -> Snapshot {
                 quiet: None,
                 providers: Vec::new(),
                 problem_orders: Vec::new(),
+                periods: Vec::new(),
             }
         })
         .collect();
