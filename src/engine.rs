@@ -444,6 +444,8 @@ impl Engine {
         self.refresh_mutes(now)?;
         let mut changes = Changes::default();
         let (failures, down) = self.panel_health(&report, &mut changes);
+        // Before the orders move into the book: it compares them with the last statuses.
+        self.source_step(&report, &mut changes);
 
         let book = match &mut report.outcome {
             Ok(read) => {
@@ -464,7 +466,6 @@ impl Engine {
         for rule in &rules {
             self.evaluate_rule(rule, &report.panel, book.as_ref(), now, &mut changes);
         }
-        self.source_step(&report, &mut changes);
 
         let routed: Vec<(Event, Vec<String>, Option<String>)> = changes
             .events
