@@ -830,7 +830,8 @@ impl Store {
     }
 
     /// Writes statuses read for a panel's tracked orders in one transaction; an order reaching
-    /// a finished status stops being polled. An update for an order not tracked yet tracks it
+    /// a finished status stops being polled and keeps that status (a poll that was already
+    /// under way when a pushed webhook finished the order cannot take it back). An update for an order not tracked yet tracks it
     /// when it names its service, and is dropped otherwise.
     pub fn update_tracked(
         &self,
@@ -855,7 +856,7 @@ impl Store {
             tx.execute(
                 "UPDATE tracked_orders
                  SET status = ?3, remains = ?4, charge = ?5, finished = ?6, updated_at = ?7
-                 WHERE panel = ?1 AND order_id = ?2",
+                 WHERE panel = ?1 AND order_id = ?2 AND finished = 0",
                 params![
                     panel,
                     u.order.0 as i64,
@@ -1183,6 +1184,14 @@ mod tests {
         assert_eq!(
             (order.status, order.remains, order.quantity),
             (OrderStatus::Partial, Some(157), Some(1000))
+        );
+        let late = update(OrderStatus::InProgress);
+        store.update_tracked("p", &[late], at(21)).unwrap();
+        let rows = store.tracked_orders("p", at(0)).unwrap();
+        assert_eq!(
+            rows[0].status,
+            Some(OrderStatus::Partial),
+            "finished stays finished"
         );
         let unknown = TrackedUpdate {
             order: OrderId(6),
