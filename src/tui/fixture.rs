@@ -62,7 +62,15 @@ fn service(row: Row) -> ServiceView {
         quiet: None,
         providers: Vec::new(),
         problem_orders: Vec::new(),
-        periods: Vec::new(),
+        periods: ["1h", "24h", "7d", "30d"]
+            .iter()
+            .zip([row.rate, Some(0.91), Some(0.93), None])
+            .map(|(label, success_rate)| crate::snapshot::PeriodFigures {
+                label: (*label).into(),
+                success_rate,
+                finished: if success_rate.is_some() { 120 } else { 0 },
+            })
+            .collect(),
     }
 }
 
@@ -282,7 +290,14 @@ pub fn snapshot() -> Snapshot {
             until: now() + Duration::seconds(3600),
         }],
         destinations: vec!["ops-slack".into(), "billing-hook".into()],
-        sources: Vec::new(),
+        sources: vec![crate::snapshot::SourceView {
+            panel: "main".into(),
+            balance: Some("18.42 USD".into()),
+            balance_low: true,
+            health: Some(0.97),
+            degraded: false,
+            calls: (97, 100),
+        }],
         intake: None,
     }
 }

@@ -95,6 +95,19 @@ fn facts(
             c.completed, c.partial, c.canceled, c.running, c.stuck
         )),
     ];
+    if !service.periods.is_empty() {
+        let figures: Vec<String> = service
+            .periods
+            .iter()
+            .map(|p| {
+                let rate = p
+                    .success_rate
+                    .map_or("—".to_string(), |r| format!("{:.1}%", r * 100.0));
+                format!("{} {rate} ({})", p.label, p.finished)
+            })
+            .collect();
+        lines.push(Line::raw(format!("history: {}", figures.join(" · "))));
+    }
     let mute = snapshot
         .mutes
         .iter()

@@ -87,6 +87,36 @@ pub(super) fn lines(
     out
 }
 
+/// A user API v2 panel's balance and API health, as ` · 12.5 USD · api 98%`; a low balance
+/// or a degraded API reads as a warning.
+fn source_spans(panel: &PanelView, snapshot: &Snapshot, theme: Theme) -> Vec<Span<'static>> {
+    let Some(source) = snapshot.sources.iter().find(|s| s.panel == panel.name) else {
+        return Vec::new();
+    };
+    let mut spans = Vec::new();
+    if let Some(balance) = &source.balance {
+        let style = if source.balance_low {
+            theme.bad()
+        } else {
+            theme.dim()
+        };
+        let low = if source.balance_low { " LOW" } else { "" };
+        spans.push(Span::styled(format!(" · {balance}{low}"), style));
+    }
+    if let Some(health) = source.health {
+        let style = if source.degraded {
+            theme.bad()
+        } else {
+            theme.dim()
+        };
+        spans.push(Span::styled(
+            format!(" · api {:.0}%", health * 100.0),
+            style,
+        ));
+    }
+    spans
+}
+
 /// One panel as `● main 12s ago 340ms`, `✖ name down 5m: reason` or `… name starting`.
 fn segment(
     panel: &PanelView,
@@ -108,11 +138,13 @@ fn segment(
                 .poll_ms
                 .map(|ms| format!(" in {ms}ms"))
                 .unwrap_or_default();
-            vec![
+            let mut spans = vec![
                 Span::styled("● ", theme.good()),
                 name,
                 Span::styled(format!("{polled}{took}"), theme.dim()),
-            ]
+            ];
+            spans.extend(source_spans(panel, snapshot, theme));
+            spans
         }
         PanelHealth::Down { reason, since } => vec![
             Span::styled("✖ ", theme.bad()),
