@@ -62,20 +62,26 @@ pub struct FetchedOrders {
     pub elapsed: Duration,
 }
 
+/// The HTTP client both panel APIs use: the panel's timeout on every call, redirects never
+/// followed (the key travels with the request), TLS verified, a real User-Agent.
+pub(crate) fn http_client(config: &PanelConfig) -> Result<reqwest::Client, PanelError> {
+    reqwest::Client::builder()
+        .timeout(config.timeout)
+        .connect_timeout(config.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("panelwatch/", env!("CARGO_PKG_VERSION")))
+        .use_rustls_tls()
+        .build()
+        .map_err(|e| PanelError {
+            detail: describe(&e, config.api_key.expose()),
+            ..PanelError::new(&config.name, PanelErrorKind::Network)
+        })
+}
+
 impl AdminClient {
     /// A client for `config`; fails only when the TLS backend cannot start.
     pub fn new(config: &PanelConfig) -> Result<AdminClient, PanelError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("panelwatch/", env!("CARGO_PKG_VERSION")))
-            .use_rustls_tls()
-            .build()
-            .map_err(|e| PanelError {
-                detail: describe(&e, config.api_key.expose()),
-                ..PanelError::new(&config.name, PanelErrorKind::Network)
-            })?;
+        let http = http_client(config)?;
         Ok(AdminClient {
             panel: config.name.clone(),
             base: config.url.trim_end_matches('/').to_string(),

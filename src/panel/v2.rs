@@ -14,7 +14,7 @@ use tracing::debug;
 
 use crate::config::{PanelConfig, Secret};
 use crate::domain::OrderId;
-use crate::panel::admin::{describe, read_body, retry_after_from, MAX_BODY_BYTES};
+use crate::panel::admin::{describe, http_client, read_body, retry_after_from, MAX_BODY_BYTES};
 use crate::panel::decode::DecodeError;
 use crate::panel::decode_v2::{self, Balance, Catalogue, StatusBatch, STATUS_CHUNK};
 use crate::panel::pace::Pacer;
@@ -50,17 +50,7 @@ struct Answer {
 impl V2Client {
     /// A client for `config`; fails only when the TLS backend cannot start.
     pub fn new(config: &PanelConfig) -> Result<V2Client, PanelError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("panelwatch/", env!("CARGO_PKG_VERSION")))
-            .use_rustls_tls()
-            .build()
-            .map_err(|e| PanelError {
-                detail: describe(&e, config.api_key.expose()),
-                ..PanelError::new(&config.name, PanelErrorKind::Network)
-            })?;
+        let http = http_client(config)?;
         Ok(V2Client {
             panel: config.name.clone(),
             url: config.url.trim_end_matches('/').to_string(),
