@@ -223,8 +223,12 @@ fn quote(body: &[u8], dest: &DestinationConfig) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     for secret in secrets(dest) {
-        if secret.len() >= 4 {
+        if secret == dest.url.expose() {
+            // The whole URL, exactly; its token parts are in the list on their own and are
+            // masked even in fragments (a URL's fragments would be "https:" and friends).
             text = text.replace(secret, "***");
+        } else if secret.len() >= 4 {
+            text = crate::panel::redact(&text, secret);
         }
     }
     let text = text.trim();

@@ -214,9 +214,19 @@ impl Engine {
             out.balance = Some(balance.clone());
         }
 
-        // Catalogue.
-        if let Some(catalogue) = &read.catalogue {
-            if let Some(before) = self.source_states.catalogues.get(name) {
+        // Catalogue. An empty answer from a panel that listed services is a broken answer
+        // (`[]`, `{}`), not every service withdrawn at once: it is ignored, and kept from
+        // becoming the baseline.
+        let previous = self.source_states.catalogues.get(name);
+        let empty_after_full = read
+            .catalogue
+            .as_ref()
+            .is_some_and(|c| c.is_empty() && previous.is_some_and(|p| !p.is_empty()));
+        if empty_after_full {
+            tracing::warn!(panel = name, "ignoring an empty services catalogue");
+        }
+        if let (Some(catalogue), false) = (&read.catalogue, empty_after_full) {
+            if let Some(before) = previous {
                 let watched = |id: ServiceId| {
                     options.watch_services.is_empty() || options.watch_services.contains(&id.0)
                 };
@@ -608,7 +618,9 @@ events = ["order.updated"]
             repriced[0].summary()
         );
         assert!(repriced[0].summary().contains("max 1000 -> 500"));
-        let gone = e.on_report(catalogue(3, vec![])).unwrap();
+        // An empty answer is a broken one, not every service withdrawn.
+        assert!(e.on_report(catalogue(3, vec![])).unwrap().is_empty());
+        let gone = e.on_report(catalogue(4, vec![info(2, "1", 5)])).unwrap();
         assert!(
             gone[0].summary().contains("removed"),
             "{}",

@@ -126,11 +126,7 @@ impl fmt::Display for PanelErrorKind {
 /// A single-line excerpt of `text`: whitespace runs folded to one space, `secret` replaced by
 /// `***` (before cutting, so no part of it survives), at most [`EXCERPT_CHARS`] characters.
 pub fn excerpt(text: &str, secret: &str) -> String {
-    let redacted = if secret.is_empty() {
-        text.to_string()
-    } else {
-        text.replace(secret, "***")
-    };
+    let redacted = redact(text, secret);
     let folded = redacted.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut chars = folded.chars();
     let mut out: String = chars.by_ref().take(EXCERPT_CHARS).collect();
@@ -140,9 +136,67 @@ pub fn excerpt(text: &str, secret: &str) -> String {
     out
 }
 
+/// Fragments of a secret this long or longer are masked too.
+const FRAGMENT: usize = 6;
+
+/// `text` with `secret` masked as `***`: the whole secret, and also any run of [`FRAGMENT`] or
+/// more of its characters, since panels and receivers echo keys shortened ("Invalid key
+/// SEKRETKEY_ZZ9...") or split. A secret shorter than the fragment is masked only whole.
+pub fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_string();
+    }
+    let chars: Vec<char> = secret.chars().collect();
+    if chars.len() < FRAGMENT {
+        return text.replace(secret, "***");
+    }
+    // Mark every byte of the text covered by some fragment of the secret, then mask each
+    // marked run once.
+    let mut marked = vec![false; text.len()];
+    for window in chars.windows(FRAGMENT) {
+        let fragment: String = window.iter().collect();
+        for (at, found) in text.match_indices(&fragment) {
+            marked[at..at + found.len()]
+                .iter_mut()
+                .for_each(|m| *m = true);
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut in_run = false;
+    for (at, c) in text.char_indices() {
+        if marked[at] {
+            if !in_run {
+                out.push_str("***");
+            }
+            in_run = true;
+        } else {
+            out.push(c);
+            in_run = false;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shortened_and_split_echoes_of_a_key_are_masked() {
+        let key = "SEKRETKEY_ZZ9PLURALZALPHA";
+        assert_eq!(
+            redact("Invalid key SEKRETKEY_ZZ9PLURA...", key),
+            "Invalid key ***..."
+        );
+        let split = redact("key SEKRETKEY_-ZZ9PLURALZALPHA refused", key);
+        assert!(
+            !split.contains("SEKRET") && !split.contains("PLURAL"),
+            "{split}"
+        );
+        assert_eq!(redact("nothing here", key), "nothing here");
+        assert_eq!(redact("pin 1234 used", "1234"), "pin *** used");
+        assert_eq!(redact("ключ ZZ9PLURAL", key), "ключ ***");
+    }
 
     #[test]
     fn display_names_the_panel_the_kind_and_the_body() {
