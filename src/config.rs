@@ -417,6 +417,52 @@ impl Config {
         })
     }
 
+    /// What an attaching screen needs: the state folder (where the monitor's socket is) and
+    /// the frame cap. Read leniently, so an admin can attach without the panels' keys and
+    /// tokens in their environment: only `monitor.state_dir` and `ui.max_fps` are looked at.
+    pub fn screen_settings(path: &Path) -> Result<(PathBuf, u32), ConfigError> {
+        let fail = |line, key: &str, message: String| ConfigError {
+            file: Some(path.to_path_buf()),
+            line,
+            key: key.to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| fail(None, "", format!("cannot read the config file: {e}")))?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| {
+            let mut err = toml_error(&text, &e);
+            err.file = Some(path.to_path_buf());
+            err
+        })?;
+        let dir = table
+            .get("monitor")
+            .and_then(|m| m.get("state_dir"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("panelwatch-state");
+        let dir = expand_env(dir, &|name| std::env::var(name).ok()).map_err(|var| {
+            let line = text.find("state_dir").map(|at| line_of(&text, at));
+            fail(
+                line,
+                "monitor.state_dir",
+                format!("environment variable {var} is not set"),
+            )
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let dir = if Path::new(&dir).is_absolute() {
+            PathBuf::from(dir)
+        } else {
+            base.join(dir)
+        };
+        let fps = table
+            .get("ui")
+            .and_then(|u| u.get("max_fps"))
+            .and_then(|v| v.as_integer())
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (1..=60).contains(n))
+            .unwrap_or(4);
+        Ok((dir, fps))
+    }
+
     /// Parses and validates config text. Relative paths resolve against `base`; `${VAR}` is
     /// looked up with `env`.
     pub fn from_toml(
@@ -1924,6 +1970,21 @@ secret = "${PANELWATCH_SECRET}"
         assert!(err
             .to_string()
             .starts_with("config:21: rules[0].resolve_above: must be at least"));
+    }
+
+    #[test]
+    fn a_screen_attaches_without_the_panels_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let text = EXAMPLE.replace("${PANEL_ADMIN_KEY}", "${SURELY_NOT_SET_ANYWHERE}");
+        std::fs::write(&path, format!("[ui]\nmax_fps = 2\n{text}")).unwrap();
+        assert!(
+            Config::load(&path).is_err(),
+            "the full config needs the key"
+        );
+        let (state, fps) = Config::screen_settings(&path).unwrap();
+        assert_eq!(state, dir.path().join("state"));
+        assert_eq!(fps, 2);
     }
 
     #[test]

@@ -52,11 +52,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     .block_on(bench(services, bench_busy, look))
                     .map(|()| ExitCode::SUCCESS);
             }
-            let Some(loaded) = load(&config) else {
-                return Ok(ExitCode::from(2));
+            // Attaching needs only the state folder: not the panels' keys and tokens.
+            let (state_dir, max_fps) = match Config::screen_settings(&config) {
+                Ok(settings) => settings,
+                Err(e) => {
+                    eprintln!("panelwatch: {e}");
+                    return Ok(ExitCode::from(2));
+                }
             };
-            logging(false, &loaded.monitor.state_dir)?;
-            runtime()?.block_on(attach(loaded, config, look))
+            logging(false, &state_dir)?;
+            runtime()?.block_on(attach(&state_dir, max_fps, config, look))
         }
         Command::Demo { headless, look } => {
             let headless = headless || !std::io::stdout().is_terminal();
@@ -269,9 +274,13 @@ async fn run(config: Config, path: PathBuf, headless: bool, look: Look) -> anyho
 }
 
 /// `panelwatch tui`: the screen of a monitor running elsewhere, through its socket.
-async fn attach(config: Config, path: PathBuf, look: Look) -> anyhow::Result<ExitCode> {
-    let state_dir = config.monitor.state_dir.clone();
-    let attached = match panelwatch::attach::connect(&state_dir).await {
+async fn attach(
+    state_dir: &Path,
+    max_fps: u32,
+    path: PathBuf,
+    look: Look,
+) -> anyhow::Result<ExitCode> {
+    let attached = match panelwatch::attach::connect(state_dir).await {
         Ok(a) => a,
         Err(e @ panelwatch::attach::AttachError::NotRunning { .. }) => {
             eprintln!("panelwatch: {e}");
@@ -281,7 +290,7 @@ async fn attach(config: Config, path: PathBuf, look: Look) -> anyhow::Result<Exi
     };
     let mut options =
         panelwatch::tui::TuiOptions::new(format!("panelwatch · attached · {}", path.display()));
-    options.max_fps = config.ui.max_fps;
+    options.max_fps = max_fps;
     options.commands = Some(attached.commands);
     look.apply(&mut options);
     tokio::select! {

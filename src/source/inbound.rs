@@ -27,6 +27,8 @@ use crate::panel::decode::{as_u64, decimal, text_of};
 pub enum Refusal {
     #[error("missing or bad signature")]
     Signature,
+    #[error("missing or wrong bearer token")]
+    Token,
     #[error("timestamp outside the tolerance")]
     Stale,
     #[error("body over the size limit")]

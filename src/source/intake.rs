@@ -135,12 +135,12 @@ impl Shared {
 
     fn refuse(&self, refusal: &Refusal) -> Response {
         let status = match refusal {
-            Refusal::Signature => StatusCode::UNAUTHORIZED,
+            Refusal::Signature | Refusal::Token => StatusCode::UNAUTHORIZED,
             Refusal::Stale | Refusal::Unusable(_) => StatusCode::BAD_REQUEST,
             Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         };
         self.count(|c| match refusal {
-            Refusal::Signature => c.refused_auth += 1,
+            Refusal::Signature | Refusal::Token => c.refused_auth += 1,
             Refusal::Stale => c.refused_stale += 1,
             Refusal::TooLarge => c.refused_size += 1,
             Refusal::Unusable(_) => c.refused_other += 1,
@@ -182,7 +182,7 @@ async fn orders(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
     let token = header_text(&headers, "authorization").unwrap_or_default();
     let token = token.strip_prefix("Bearer ").unwrap_or("").trim();
     if !constant_time_eq(token.as_bytes(), intake.token.expose().as_bytes()) {
-        return shared.refuse(&Refusal::Signature);
+        return shared.refuse(&Refusal::Token);
     }
     let body = match read_limited(body, &headers, intake.max_body).await {
         Ok(body) => body,
@@ -193,11 +193,17 @@ async fn orders(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
             let panel = v.get("panel")?.as_str()?.to_string();
             let order = as_u64(v.get("order").or_else(|| v.get("order_id"))?)?;
             let service = as_u64(v.get("service").or_else(|| v.get("service_id"))?)?;
-            let quantity = v.get("quantity").and_then(as_u64);
-            Some((panel, order, service, quantity))
+            // A quantity, when given, must be a positive whole number: a wrong one is refused,
+            // never silently dropped. Ids are positive too.
+            let quantity = match v.get("quantity") {
+                None | Some(Value::Null) => None,
+                Some(q) => Some(as_u64(q).filter(|q| *q > 0)?),
+            };
+            (order > 0 && service > 0).then_some((panel, order, service, quantity))
         });
     let Some((panel, order, service, quantity)) = parsed else {
-        let why = "expected {\"panel\", \"order\", \"service\"} with whole numbers";
+        let why = "expected {\"panel\", \"order\", \"service\"} with positive whole numbers \
+                   (and \"quantity\" likewise, if given)";
         return shared.refuse(&Refusal::Unusable(why.into()));
     };
     if !config
