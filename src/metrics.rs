@@ -227,6 +227,8 @@ fn escape(value: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
+            // Names come from panels: no terminal control bytes for whoever curls this.
+            c if c.is_control() => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }

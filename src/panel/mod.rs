@@ -106,6 +106,12 @@ impl fmt::Display for PanelErrorKind {
         match self {
             PanelErrorKind::Auth => f.write_str("the API key was refused"),
             PanelErrorKind::RateLimited { retry_after: None } => f.write_str("rate limited"),
+            // Polling waits an hour at most, whatever a panel announces; so does the message.
+            PanelErrorKind::RateLimited {
+                retry_after: Some(d),
+            } if *d > std::time::Duration::from_secs(3600) => {
+                f.write_str("rate limited, retry after more than an hour (waiting 1h)")
+            }
             PanelErrorKind::RateLimited {
                 retry_after: Some(d),
             } => write!(
