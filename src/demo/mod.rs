@@ -61,8 +61,8 @@ secret = "{secret}"
 }
 
 /// The demo's order flow: two minutes of healthy history, then Instagram Followers failing
-/// from 30 s to 90 s. With the demo rule's two-minute window it fires about a minute and a
-/// quarter in and resolves a little over three minutes in.
+/// from 30 s to 90 s. With the demo rule's two-minute window it fires a little over a minute
+/// in and resolves a little over three minutes in.
 pub fn demo_flow() -> crate::sim::flow::FlowOptions {
     crate::sim::flow::FlowOptions {
         history: std::time::Duration::from_secs(120),
