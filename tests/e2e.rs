@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::Utc;
-use common::{verify_standard, wait_until, Binary, Receiver};
+use common::{cli, verify_standard, wait_until, Binary, Receiver};
 use panelwatch::sim::panel::{Fault, SimOptions, SimOrder, SimPanel};
 
 const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
@@ -93,12 +93,7 @@ fn start(config: &Path, sim: &SimPanel) -> Binary {
 
 /// Whether `panelwatch deliveries` reports nothing pending, retrying or dead.
 fn outbox_is_empty(config: &Path, sim: &SimPanel) -> bool {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_panelwatch"))
-        .args(["deliveries", "--config"])
-        .arg(config)
-        .env("E2E_PANEL_KEY", sim.api_key())
-        .output()
-        .unwrap();
+    let out = cli(config, &[("E2E_PANEL_KEY", sim.api_key())], &["deliveries"]);
     String::from_utf8_lossy(&out.stdout).starts_with("no pending, retrying or dead deliveries")
 }
 
@@ -400,12 +395,8 @@ async fn a_mute_from_the_command_line_holds_the_alert() {
     let receiver = Receiver::start().await;
     sim.set_orders(orders(40));
     let config = write_config(dir.path(), &sim, &receiver);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_panelwatch"))
-        .args(["mute", "main/17", "1h", "--config"])
-        .arg(&config)
-        .env("E2E_PANEL_KEY", sim.api_key())
-        .output()
-        .unwrap();
+    let env = [("E2E_PANEL_KEY", sim.api_key())];
+    let out = cli(&config, &env, &["mute", "main/17", "1h"]);
     assert!(
         out.status.success(),
         "{}",
@@ -417,12 +408,7 @@ async fn a_mute_from_the_command_line_holds_the_alert() {
     polls(&sim, 8).await;
     assert!(receiver.all().is_empty(), "muted: recorded, not sent");
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_panelwatch"))
-        .args(["unmute", "main/17", "--config"])
-        .arg(&config)
-        .env("E2E_PANEL_KEY", sim.api_key())
-        .output()
-        .unwrap();
+    let out = cli(&config, &env, &["unmute", "main/17"]);
     assert!(out.status.success());
     wait_until("the alert after the unmute", LIMIT, || {
         receiver.of_type("custom", "alert.fired").len() == 1
@@ -448,14 +434,8 @@ async fn dead_letters_are_listed_and_replayed_from_the_command_line() {
     })
     .await;
 
-    let cli = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_panelwatch"))
-            .args(args)
-            .arg("--config")
-            .arg(&config)
-            .env("E2E_PANEL_KEY", sim.api_key())
-            .output()
-            .unwrap();
+    let run = |args: &[&str]| {
+        let out = cli(&config, &[("E2E_PANEL_KEY", sim.api_key())], args);
         assert!(
             out.status.success(),
             "{}",
@@ -465,7 +445,7 @@ async fn dead_letters_are_listed_and_replayed_from_the_command_line() {
     };
     let mut listing = String::new();
     wait_until("the dead letter in the listing", LIMIT, || {
-        listing = cli(&["deliveries"]);
+        listing = run(&["deliveries"]);
         listing.contains("dead")
     })
     .await;
@@ -483,14 +463,14 @@ async fn dead_letters_are_listed_and_replayed_from_the_command_line() {
     );
 
     receiver.script("slack", vec![(200, vec![], "ok")]);
-    let replay = cli(&["deliveries", "retry", "--all-dead"]);
+    let replay = run(&["deliveries", "retry", "--all-dead"]);
     assert!(replay.starts_with("1 dead letter"), "{replay}");
     wait_until("the replayed delivery", LIMIT, || {
         receiver.at("slack").len() == 2
     })
     .await;
     wait_until("an empty outbox", LIMIT, || {
-        cli(&["deliveries"]).starts_with("no pending, retrying or dead deliveries")
+        run(&["deliveries"]).starts_with("no pending, retrying or dead deliveries")
     })
     .await;
     drop(bin);

@@ -236,6 +236,18 @@ fn rand_suffix() -> u32 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Runs a one-shot `panelwatch` command (`mute`, `deliveries`, `track`, ...) with `--config`
+/// and the environment given, and returns what it did.
+pub fn cli(config: &Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_panelwatch"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .envs(env.iter().copied())
+        .output()
+        .expect("the binary runs")
+}
+
 /// Verifies a custom delivery with the independent `standardwebhooks` crate.
 pub fn verify_standard(secret: &str, received: &Received) -> Result<(), String> {
     let hook = standardwebhooks::Webhook::new(secret).map_err(|e| e.to_string())?;
