@@ -201,32 +201,48 @@ impl AdminClient {
         };
 
         let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        decode::admin_orders_page(status, content_type, &body).map_err(|err| {
-            let mut err = PanelError::from_decode(&self.panel, err, self.key.expose());
-            if let PanelErrorKind::RateLimited { retry_after } = &mut err.kind {
-                *retry_after = retry_after_from(&headers, Utc::now());
-            }
-            let location = headers.get(LOCATION).and_then(|v| v.to_str().ok());
-            if let (true, Some(location)) = ((300..400).contains(&status), location) {
-                let location = excerpt(location, self.key.expose());
-                err.detail = format!("redirect to {location:?} not followed");
-            }
-            debug!(panel = %self.panel, error = %err, "panel answer refused");
-            err
-        })
+        decode::admin_orders_page(status, content_type, &body)
+            .map_err(|err| refused(&self.panel, &self.key, err, status, &headers))
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> PanelError {
-        let kind = if e.is_timeout() {
-            PanelErrorKind::Timeout
-        } else {
-            PanelErrorKind::Network
-        };
-        PanelError {
-            status: e.status().map(|s| s.as_u16()),
-            detail: describe(e, self.key.expose()),
-            ..PanelError::new(&self.panel, kind)
-        }
+        transport_error(&self.panel, &self.key, e)
+    }
+}
+
+/// A decoder's verdict on an answer as a panel error, with what only the HTTP side knows: the
+/// announced rate-limit reset and a redirect's target (key masked). Both panel APIs use it.
+pub(crate) fn refused(
+    panel: &str,
+    key: &Secret,
+    err: decode::DecodeError,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+) -> PanelError {
+    let mut err = PanelError::from_decode(panel, err, key.expose());
+    if let PanelErrorKind::RateLimited { retry_after } = &mut err.kind {
+        *retry_after = retry_after_from(headers, Utc::now());
+    }
+    let location = headers.get(LOCATION).and_then(|v| v.to_str().ok());
+    if let (true, Some(location)) = ((300..400).contains(&status), location) {
+        let location = excerpt(location, key.expose());
+        err.detail = format!("redirect to {location:?} not followed");
+    }
+    debug!(panel, error = %err, "panel answer refused");
+    err
+}
+
+/// A failed HTTP call (no answer) as a panel error: a timeout, or a network failure.
+pub(crate) fn transport_error(panel: &str, key: &Secret, e: &reqwest::Error) -> PanelError {
+    let kind = if e.is_timeout() {
+        PanelErrorKind::Timeout
+    } else {
+        PanelErrorKind::Network
+    };
+    PanelError {
+        status: e.status().map(|s| s.as_u16()),
+        detail: describe(e, key.expose()),
+        ..PanelError::new(panel, kind)
     }
 }
 

@@ -8,17 +8,16 @@
 
 use std::time::Instant;
 
-use chrono::Utc;
-use reqwest::header::{CONTENT_TYPE, LOCATION};
+use reqwest::header::CONTENT_TYPE;
 use tracing::debug;
 
 use crate::config::{PanelConfig, Secret};
 use crate::domain::OrderId;
-use crate::panel::admin::{describe, http_client, read_body, retry_after_from, MAX_BODY_BYTES};
+use crate::panel::admin::{self, http_client, read_body, MAX_BODY_BYTES};
 use crate::panel::decode::DecodeError;
 use crate::panel::decode_v2::{self, Balance, Catalogue, StatusBatch, STATUS_CHUNK};
 use crate::panel::pace::Pacer;
-use crate::panel::{excerpt, PanelError, PanelErrorKind};
+use crate::panel::{PanelError, PanelErrorKind};
 
 /// Reads one panel through its user API v2.
 pub struct V2Client {
@@ -165,29 +164,10 @@ impl V2Client {
 
     /// A decoder's verdict as a panel error, with what only the HTTP side knows.
     fn refused(&self, err: DecodeError, answer: &Answer) -> PanelError {
-        let mut err = PanelError::from_decode(&self.panel, err, self.key.expose());
-        if let PanelErrorKind::RateLimited { retry_after } = &mut err.kind {
-            *retry_after = retry_after_from(&answer.headers, Utc::now());
-        }
-        let location = answer.headers.get(LOCATION).and_then(|v| v.to_str().ok());
-        if let (true, Some(location)) = ((300..400).contains(&answer.status), location) {
-            let location = excerpt(location, self.key.expose());
-            err.detail = format!("redirect to {location:?} not followed");
-        }
-        debug!(panel = %self.panel, error = %err, "panel answer refused");
-        err
+        admin::refused(&self.panel, &self.key, err, answer.status, &answer.headers)
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> PanelError {
-        let kind = if e.is_timeout() {
-            PanelErrorKind::Timeout
-        } else {
-            PanelErrorKind::Network
-        };
-        PanelError {
-            status: e.status().map(|s| s.as_u16()),
-            detail: describe(e, self.key.expose()),
-            ..PanelError::new(&self.panel, kind)
-        }
+        admin::transport_error(&self.panel, &self.key, e)
     }
 }
